@@ -1,0 +1,3 @@
+from migbot.cli import main
+
+raise SystemExit(main())

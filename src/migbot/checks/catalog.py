@@ -1,0 +1,212 @@
+"""The catalogue of checks: stable ids, and for each what it catches, why, and the fix.
+
+docs/checks.md is generated from this table (`python -m migbot.checks`), and a
+test keeps the two in step. Ids are part of migbot's interface (config keys,
+JSON report, annotations): never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Level(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    stage: str  # "static" (reads files) or "live" (runs on PostgreSQL)
+    catches: str
+    why: str
+    fix: str
+    default: Level = Level.ERROR
+    can_disable: bool = True
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec(
+        id="revision-syntax",
+        title="Revision files are valid Python",
+        stage="static",
+        catches="A revision file that does not parse.",
+        why="Alembic imports every revision file to build its graph, so one broken file stops every "
+        "`alembic` command, including on production deploys.",
+        fix="Fix the syntax error at the reported line. `python -m py_compile <file>` reproduces it.",
+        can_disable=False,
+    ),
+    CheckSpec(
+        id="unique-revision-ids",
+        title="Revision ids are unique",
+        stage="static",
+        catches="Two revision files that declare the same `revision` id, in the branch or after merging it "
+        "into the base branch.",
+        why="Alembic keeps only one of them, so the other migration silently never runs.",
+        fix="Give the new revision a fresh id (`alembic revision` generates one) and update any "
+        "`down_revision` that points at it.",
+    ),
+    CheckSpec(
+        id="down-revisions-exist",
+        title="Every down_revision exists",
+        stage="static",
+        catches="A `down_revision` (or `depends_on`) naming a revision that is in no revision file.",
+        why="Alembic cannot build the revision graph, and every command fails with \"Revision ... is not present\".",
+        fix="Point `down_revision` at the current head (`alembic heads`), or restore the deleted revision file.",
+    ),
+    CheckSpec(
+        id="single-head",
+        title="The branch leaves a single head",
+        stage="static",
+        catches="More heads at the branch's tip than at the base (two revisions with the same parent).",
+        why="`alembic upgrade head` refuses to run with several heads, so the deploy after merging fails.",
+        fix="Rebase your revision onto the latest head (edit its `down_revision`), or add a merge revision "
+        "with `alembic merge heads`.",
+    ),
+    CheckSpec(
+        id="single-head-after-merge",
+        title="Merging into the base branch leaves a single head",
+        stage="static",
+        catches="A branch cut from an older base whose revisions fork from a revision that the base branch "
+        "has since built on. Each side has one head, but the merge has two.",
+        why="This is the most common way a second head reaches main: every check on the branch passes, and "
+        "the deploy after merge fails.",
+        fix="Merge or rebase the base branch into yours, then set your first new revision's `down_revision` "
+        "to the base branch's head.",
+    ),
+    CheckSpec(
+        id="base-migrations-unchanged",
+        title="No migration already on the base branch was edited or deleted",
+        stage="static",
+        catches="A change to the code of a revision file that exists at the merge-base, or its deletion. "
+        "Changes to comments, docstrings and formatting only are allowed.",
+        why="Databases that already ran the old version never run the new one: production and every "
+        "developer database silently diverge from what the code says.",
+        fix="Revert the edit and write a new revision that makes the change.",
+    ),
+    CheckSpec(
+        id="reversible-downgrades",
+        title="New revisions have a real downgrade",
+        stage="static",
+        catches="A new revision whose `downgrade()` is empty (`pass`), raises NotImplementedError, or is missing.",
+        why="A rollback after a bad deploy stops at this revision, and the up/down/up verification cannot "
+        "run for it.",
+        fix="Write the downgrade. If the migration truly cannot be undone (it destroys data), list it under "
+        "`allow-irreversible` in [tool.migbot] with the reason.",
+    ),
+    CheckSpec(
+        id="env-loads",
+        title="env.py and the models load",
+        stage="live",
+        catches="An exception while Alembic loads the revisions or runs env.py: an ImportError in env.py or "
+        "the models, a settings class that rejects the environment, a syntax error the static parse missed.",
+        why="Nothing else can be verified, and `alembic upgrade` would fail the same way on deploy.",
+        fix="Run `alembic current` locally to reproduce. If env.py needs settings, give them to migbot with "
+        "the `env` table in [tool.migbot].",
+        can_disable=False,
+    ),
+    CheckSpec(
+        id="base-builds",
+        title="The base commit's migrations build the starting database",
+        stage="live",
+        catches="The base commit's own `alembic upgrade heads` (or configured bootstrap command) failing.",
+        why="migbot needs the base state to test the branch's new revisions against; it is built with the "
+        "base commit's code, as production would have it.",
+        fix="This usually means the base branch is already broken, or the project needs a `bootstrap` "
+        "command (for example `create_all` then `alembic stamp head`) in [tool.migbot].",
+        can_disable=False,
+    ),
+    CheckSpec(
+        id="upgrade",
+        title="Each new revision upgrades",
+        stage="live",
+        catches="A new revision whose upgrade raises, or does not finish within the timeout.",
+        why="The deploy's `alembic upgrade head` would fail the same way.",
+        fix="Read the error and the SQL it ran; reproduce with `alembic upgrade <revision>` on a copy of the "
+        "base schema.",
+    ),
+    CheckSpec(
+        id="downgrade",
+        title="Each new revision downgrades",
+        stage="live",
+        catches="A new revision whose downgrade raises or times out (run right after its upgrade).",
+        why="A rollback is what you reach for when a deploy goes wrong; it must work then.",
+        fix="Fix downgrade() so it undoes exactly what upgrade() did, in reverse order.",
+    ),
+    CheckSpec(
+        id="downgrade-restores-schema",
+        title="Downgrade restores the schema exactly",
+        stage="live",
+        catches="A schema after downgrade that differs from the schema before upgrade: a leftover enum type, "
+        "sequence, index or function, or a column, constraint or default dropped that an earlier "
+        "revision created.",
+        why="The next upgrade, or the next developer's, fails on the leftover; or the database silently lost "
+        "part of its schema. Only a catalog comparison sees these.",
+        fix="Make downgrade() drop what upgrade() created (for example `sa.Enum(...).drop(op.get_bind())`) "
+        "and only that; the report lists each difference.",
+    ),
+    CheckSpec(
+        id="reupgrade",
+        title="Upgrading again gives the same schema",
+        stage="live",
+        catches="A revision that cannot be applied again after its downgrade, or gives a different schema "
+        "the second time.",
+        why="Upgrade, downgrade, upgrade is how a fix gets redeployed; a downgrade that leaves something "
+        "behind makes the second upgrade fail.",
+        fix="Usually the downgrade left an object behind (see downgrade-restores-schema).",
+    ),
+    CheckSpec(
+        id="roundtrip",
+        title="The whole branch goes up, down to base, and up again",
+        stage="live",
+        catches="Problems that appear only when the new revisions run together from the base state: base "
+        "to head, back to the base heads, and to head again.",
+        why="Deploys and rollbacks apply several revisions in one command; ordering mistakes between "
+        "revisions show up only then.",
+        fix="Reproduce with `alembic upgrade head && alembic downgrade <base head> && alembic upgrade head`.",
+    ),
+    CheckSpec(
+        id="model-drift",
+        title="The models match the migrated database",
+        stage="live",
+        catches="Differences between target_metadata and the database at head (Alembic's compare_metadata) "
+        "that the branch introduces. Drift already present at base is reported but does not fail.",
+        why="A model change without a migration means the code expects a column or table production does "
+        "not have.",
+        fix="Run `alembic revision --autogenerate` and review the result, or revert the model change.",
+    ),
+)
+
+BY_ID = {spec.id: spec for spec in CHECKS}
+
+
+def render_markdown() -> str:
+    lines = [
+        "# Checks",
+        "",
+        "Every check migbot runs, by its stable id. Use the id in `[tool.migbot.checks]` to set its level",
+        "(`error`, `warning` or `off`). This page is generated from `src/migbot/checks/catalog.py`:",
+        "edit that file, then run `python -m migbot.checks > docs/checks.md`.",
+        "",
+        "| id | stage | default | checks that |",
+        "| --- | --- | --- | --- |",
+    ]
+    for spec in CHECKS:
+        lines.append(f"| [`{spec.id}`](#{spec.id}) | {spec.stage} | {spec.default.value} | {spec.title} |")
+    for spec in CHECKS:
+        lines += [
+            "",
+            f"## {spec.id}",
+            "",
+            f"**{spec.title}.** Stage: {spec.stage}. Default level: {spec.default.value}"
+            + ("" if spec.can_disable else " (cannot be turned off)") + ".",
+            "",
+            f"- **Catches:** {spec.catches}",
+            f"- **Why it matters:** {spec.why}",
+            f"- **How to fix:** {spec.fix}",
+        ]
+    return "\n".join(lines) + "\n"

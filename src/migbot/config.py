@@ -1,0 +1,215 @@
+"""Project configuration: [tool.migbot] in pyproject.toml and/or migbot.toml.
+
+Both are read from the head commit (what the branch says), or from --config.
+Keys are kebab-case. docs/config.md documents every key; a project laid out
+like the conventions documents needs none of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from migbot.checks.catalog import BY_ID, Level
+from migbot.errors import UsageError
+
+PLACEHOLDERS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
+
+# What a zero-config project gets: the throwaway database under the names
+# FastAPI/Flask projects and libpq read. `env` entries in the config win.
+DEFAULT_ENV = {
+    "DATABASE_URL": "{url}",
+    "SQLALCHEMY_DATABASE_URI": "{url}",
+    "POSTGRES_SERVER": "{host}",
+    "POSTGRES_HOST": "{host}",
+    "POSTGRES_PORT": "{port}",
+    "POSTGRES_USER": "{user}",
+    "POSTGRES_PASSWORD": "{password}",
+    "POSTGRES_DB": "{dbname}",
+    "PGHOST": "{host}",
+    "PGPORT": "{port}",
+    "PGUSER": "{user}",
+    "PGPASSWORD": "{password}",
+    "PGDATABASE": "{dbname}",
+}
+DEFAULT_TIMEOUT = 300.0
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+
+
+class AllowIrreversible(_Model):
+    revision: str = Field(min_length=1)
+    reason: str = Field(min_length=1, description="Why this revision cannot be undone; shown in the report.")
+
+
+class ProjectSettings(_Model):
+    """Settings that can differ per Alembic project (top level, or per [[tool.migbot.projects]])."""
+
+    python: str | None = None
+    sys_path: StrList = []
+    env: dict[str, str] = {}
+    default_env: bool = True
+    set_sqlalchemy_url: bool = True
+    bootstrap: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("env")
+    @classmethod
+    def _placeholders_known(cls, env: dict[str, str]) -> dict[str, str]:
+        for key, value in env.items():
+            for name in re.findall(r"\{([^{}]*)\}", value):
+                if name not in PLACEHOLDERS:
+                    close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
+                    raise ValueError(
+                        f"{key} uses an unknown placeholder {{{name}}}"
+                        + (f" (did you mean {{{close[0]}}}?)" if close else "")
+                        + f"; known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+                    )
+        return env
+
+
+class ProjectOverride(ProjectSettings):
+    alembic_ini: str
+
+
+class MigbotConfig(ProjectSettings):
+    alembic_ini: StrList | None = None
+    checks: dict[str, Level] = {}
+    allow_irreversible: list[AllowIrreversible] = []
+    projects: list[ProjectOverride] = []
+    source: str = Field(default="defaults", exclude=True)
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: dict[str, Level]) -> dict[str, Level]:
+        for check_id, level in checks.items():
+            if check_id not in BY_ID:
+                close = difflib.get_close_matches(check_id, list(BY_ID), n=1)
+                raise ValueError(
+                    f"unknown check id {check_id!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + "; the ids are listed in docs/checks.md"
+                )
+            if level is Level.OFF and not BY_ID[check_id].can_disable:
+                raise ValueError(f"{check_id} cannot be turned off; nothing else can run without it")
+        return checks
+
+    @model_validator(mode="after")
+    def _overrides_named(self) -> "MigbotConfig":
+        names = [p.alembic_ini for p in self.projects]
+        if len(names) != len(set(names)):
+            raise ValueError("the same alembic-ini appears twice in projects")
+        return self
+
+    def level(self, check_id: str) -> Level:
+        return self.checks.get(check_id, BY_ID[check_id].default)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.timeout or DEFAULT_TIMEOUT
+
+    def for_project(self, ini_path: str) -> ProjectSettings:
+        """Top-level settings with the matching [[projects]] entry laid over them."""
+        base = {name: getattr(self, name) for name in ProjectSettings.model_fields}
+        for override in self.projects:
+            if override.alembic_ini == ini_path:
+                for name in ProjectSettings.model_fields:
+                    if name in override.model_fields_set:
+                        base[name] = getattr(override, name)
+        return ProjectSettings(**base)
+
+    def allowed_irreversible(self, revision: str) -> AllowIrreversible | None:
+        return next((a for a in self.allow_irreversible if a.revision == revision), None)
+
+
+def project_env(settings: ProjectSettings) -> dict[str, str]:
+    env = dict(DEFAULT_ENV) if settings.default_env else {}
+    env.update(settings.env)
+    return env
+
+
+# --- loading ------------------------------------------------------------------------
+def parse_config(tables: list[tuple[str, dict]]) -> MigbotConfig:
+    """Merge config tables ((source, table) pairs); a key set in two sources is an error."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for source, table in tables:
+        for key, value in table.items():
+            if key in merged:
+                raise UsageError(f"{key} is set in both {origin[key]} and {source}; keep it in one place.")
+            merged[key] = value
+            origin[key] = source
+    sources = " and ".join(source for source, _ in tables) or "defaults"
+    try:
+        config = MigbotConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise UsageError(f"Invalid migbot config in {sources}:\n" + _explain(exc)) from None
+    return config.model_copy(update={"source": sources})
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            key = str(error["loc"][-1])
+            pool = sorted(_kebab(f) for f in (ProjectOverride.model_fields if "projects" in loc else MigbotConfig.model_fields)
+                          if f != "source")
+            close = difflib.get_close_matches(key, pool, n=1)
+            lines.append(f"  - {loc}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(pool)}"))
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+        lines.append(f"  - {loc}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def read_config(repo_files: dict[str, bytes], explicit: Path | None = None) -> MigbotConfig:
+    """Config from --config, or from migbot.toml / .migbot.toml / pyproject.toml of the head commit."""
+    tables: list[tuple[str, dict]] = []
+    if explicit is not None:
+        try:
+            text = explicit.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"Cannot read the config file {explicit}: {exc.strerror}.") from None
+        tables.append((str(explicit), _table(str(explicit), text)))
+    else:
+        for name in ("migbot.toml", ".migbot.toml", "pyproject.toml"):
+            if name in repo_files:
+                table = _table(name, repo_files[name])
+                if table:
+                    tables.append((name if name != "pyproject.toml" else "pyproject.toml [tool.migbot]", table))
+    return parse_config(tables)
+
+
+CONFIG_FILES = ("migbot.toml", ".migbot.toml", "pyproject.toml")
+
+
+def _table(name: str, text: bytes) -> dict:
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{name} is not valid TOML: {exc}") from None
+    if name.endswith("pyproject.toml"):
+        return data.get("tool", {}).get("migbot", {})
+    if "tool" in data and "migbot" in data["tool"]:
+        return data["tool"]["migbot"]
+    return data

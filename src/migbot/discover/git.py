@@ -1,0 +1,160 @@
+"""The repository: resolving refs, reading files at a commit, and checking out trees.
+
+Files are read from commit objects, not the working tree, so base, merge-base
+and head are seen exactly as committed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from migbot.errors import InfraError, UsageError
+
+HISTORY_HINT = (
+    "migbot needs the history of both branches. In GitHub Actions use "
+    "actions/checkout with `fetch-depth: 0`; locally run `git fetch origin`."
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, R (rename), T (type change)
+    path: str
+    old_path: str | None = None
+
+
+class GitRepo:
+    def __init__(self, path: Path):
+        if shutil.which("git") is None:
+            raise InfraError("git is not installed; migbot needs it to read the branch's history.")
+        self.path = Path(path)
+        try:
+            top = self._git("rev-parse", "--show-toplevel", cwd=self.path)
+        except UsageError:
+            raise UsageError(
+                f"{self.path} is not inside a git repository.",
+                hint="Run migbot from your project's checkout, or pass --repo PATH.",
+            ) from None
+        self.root = Path(top)
+
+    # --- plumbing ---------------------------------------------------------------
+    def _git(self, *args: str, cwd: Path | None = None, input: bytes | None = None, text: bool = True):
+        result = subprocess.run(
+            ["git", *args], cwd=cwd or self.root, capture_output=True, input=input, text=text and input is None
+        )
+        if result.returncode != 0:
+            err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode(errors="replace")
+            raise UsageError(f"git {' '.join(args)} failed: {err.strip() or 'exit code ' + str(result.returncode)}")
+        return result.stdout.strip() if isinstance(result.stdout, str) else result.stdout
+
+    def git(self, *args: str) -> str:
+        return self._git(*args)
+
+    # --- refs -------------------------------------------------------------------
+    def resolve(self, ref: str, *, what: str) -> str:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except UsageError:
+            hint = HISTORY_HINT if self.is_shallow() or ref.startswith("origin/") else (
+                "Check the name with `git branch -a`."
+            )
+            raise UsageError(f"The {what} ref {ref!r} does not exist in this repository.", hint=hint) from None
+
+    def is_shallow(self) -> bool:
+        try:
+            return self._git("rev-parse", "--is-shallow-repository") == "true"
+        except UsageError:
+            return False
+
+    def merge_base(self, a: str, b: str) -> str:
+        try:
+            return self._git("merge-base", a, b)
+        except UsageError:
+            if self.is_shallow():
+                raise UsageError(
+                    "This clone is shallow, and the base and head commits share no history in it.",
+                    hint=HISTORY_HINT,
+                ) from None
+            raise UsageError(
+                f"Commits {a[:12]} and {b[:12]} have no common ancestor; migbot cannot tell what the branch changes.",
+            ) from None
+
+    def default_branch(self) -> str:
+        """origin/HEAD's target, else origin/main, origin/master, main, master."""
+        try:
+            ref = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+            return ref.removeprefix("refs/remotes/")
+        except UsageError:
+            pass
+        for candidate in ("origin/main", "origin/master", "main", "master"):
+            try:
+                self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+                return candidate
+            except UsageError:
+                continue
+        raise UsageError(
+            "Could not work out the default branch (no origin/HEAD, main or master).",
+            hint="Pass --base REF, for example --base origin/develop.",
+        )
+
+    # --- content ----------------------------------------------------------------
+    def list_files(self, commit: str) -> list[str]:
+        out = self._git("ls-tree", "-r", "-z", "--name-only", commit)
+        return [p for p in out.split("\0") if p]
+
+    def read_files(self, commit: str, paths: list[str]) -> dict[str, bytes]:
+        """Contents of many files at a commit in one `git cat-file --batch` call."""
+        if not paths:
+            return {}
+        request = "".join(f"{commit}:{p}\n" for p in paths).encode()
+        out: bytes = self._git("cat-file", "--batch", input=request, text=False)
+        files: dict[str, bytes] = {}
+        pos = 0
+        for path in paths:
+            header_end = out.index(b"\n", pos)
+            header = out[pos:header_end].split()
+            if len(header) >= 2 and header[1] == b"missing":
+                pos = header_end + 1
+                continue
+            size = int(header[2])
+            files[path] = out[header_end + 1 : header_end + 1 + size]
+            pos = header_end + 1 + size + 1
+        return files
+
+    def changes(self, old: str, new: str) -> list[Change]:
+        out = self._git("diff", "--name-status", "-z", "--find-renames", "--no-ext-diff", old, new)
+        fields = [f for f in out.split("\0") if f]
+        changes, i = [], 0
+        while i < len(fields):
+            status = fields[i][0]
+            if status in ("R", "C"):
+                changes.append(Change(status, fields[i + 2], fields[i + 1]))
+                i += 3
+            else:
+                changes.append(Change(status, fields[i + 1]))
+                i += 2
+        return changes
+
+    def dirty_paths(self) -> list[str]:
+        out = self._git("status", "--porcelain", "-z", "--untracked-files=no")
+        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+
+    # --- trees --------------------------------------------------------------------
+    def add_worktree(self, commit: str, path: Path) -> Path:
+        self._git("worktree", "add", "--detach", "--force", str(path), commit)
+        return path
+
+    def remove_worktree(self, path: Path) -> None:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=self.root, capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=self.root, capture_output=True)
+
+    def short(self, sha: str) -> str:
+        return sha[:12]
+
+
+def posix(path: str) -> PurePosixPath:
+    return PurePosixPath(path)

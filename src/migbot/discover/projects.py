@@ -1,0 +1,167 @@
+"""Finding Alembic projects in a commit and reading where their revisions live.
+
+An Alembic project is an alembic.ini (anywhere; a monorepo may hold several)
+with an [alembic] section. Its script_location may be a path relative to the
+ini's directory, use %(here)s, or name a package ("myapp:migrations"); its
+version_locations may list several directories. Alembic 1.16+ may keep those
+keys in pyproject.toml's [tool.alembic] next to the ini instead.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from migbot.discover.git import GitRepo
+from migbot.errors import UsageError
+
+# Directories never searched for alembic.ini when no config names one.
+SKIP_DIRS = {
+    ".git", ".venv", "venv", "env", ".env", "node_modules", "site-packages", ".tox", ".nox", "build", "dist",
+    "__pycache__", "test", "tests", "testing", "fixtures", "examples", "example", "docs",
+}
+
+
+@dataclass
+class AlembicProject:
+    ini_path: str  # repo-relative, POSIX
+    script_location: str  # repo-relative directory holding env.py
+    version_dirs: list[str]  # repo-relative directories holding revision files
+    recursive: bool = False
+    toml_file: str | None = None  # pyproject.toml holding [tool.alembic], if used
+    ini_url_driver: str | None = None  # "asyncpg" from an ini URL like postgresql+asyncpg://...
+    sys_path_roots: list[str] = field(default_factory=list)
+
+    @property
+    def directory(self) -> str:
+        parent = str(PurePosixPath(self.ini_path).parent)
+        return "" if parent == "." else parent
+
+    @property
+    def name(self) -> str:
+        return self.directory or "."
+
+    @property
+    def env_py(self) -> str:
+        return _join(self.script_location, "env.py")
+
+    def owns(self, path: str) -> bool:
+        """Is this repo-relative path a revision file of this project?"""
+        if not path.endswith(".py"):
+            return False
+        parent = str(PurePosixPath(path).parent)
+        if self.recursive:
+            return any(parent == d or parent.startswith(d + "/") for d in self.version_dirs)
+        return parent in self.version_dirs
+
+
+def find_ini_files(files: list[str]) -> list[str]:
+    found = []
+    for path in files:
+        parts = PurePosixPath(path).parts
+        if parts[-1] == "alembic.ini" and not any(p in SKIP_DIRS for p in parts[:-1]):
+            found.append(path)
+    return sorted(found, key=lambda p: (p.count("/"), p))
+
+
+def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], extra_roots: list[str]) -> AlembicProject:
+    """Read one alembic.ini (and pyproject [tool.alembic]) at a commit."""
+    ini_dir = str(PurePosixPath(ini_path).parent)
+    ini_dir = "" if ini_dir == "." else ini_dir
+    toml_path = _join(ini_dir, "pyproject.toml")
+    contents = repo.read_files(commit, [ini_path, toml_path])
+    if ini_path not in contents:
+        raise UsageError(f"{ini_path} does not exist at commit {commit[:12]}.")
+    parser = configparser.ConfigParser(defaults={"here": "%(here)s"}, interpolation=None)
+    try:
+        parser.read_string(contents[ini_path].decode("utf-8", errors="replace"), source=ini_path)
+    except configparser.Error as exc:
+        raise UsageError(f"{ini_path} is not a valid ini file: {exc}") from None
+    section = dict(parser["alembic"]) if parser.has_section("alembic") else {}
+    toml_section: dict = {}
+    toml_file = None
+    if toml_path in contents:
+        try:
+            toml_section = tomllib.loads(contents[toml_path].decode()).get("tool", {}).get("alembic", {})
+        except tomllib.TOMLDecodeError:
+            toml_section = {}
+        if toml_section:
+            toml_file = toml_path
+
+    script_location = section.get("script_location") or toml_section.get("script_location")
+    if not script_location:
+        raise UsageError(
+            f"{ini_path} has no script_location in its [alembic] section"
+            + (" (nor in pyproject.toml [tool.alembic])" if toml_file is None else "") + ".",
+            hint="Point migbot at the right file with alembic-ini in [tool.migbot].",
+        )
+    roots = [ini_dir, "", "src", *extra_roots]
+    script_dir = _resolve_location(script_location, ini_dir, roots, files)
+
+    raw_versions = section.get("version_locations") or toml_section.get("version_locations")
+    if isinstance(raw_versions, list):
+        version_entries = raw_versions
+    elif raw_versions:
+        sep = section.get("path_separator") or section.get("version_path_separator")
+        version_entries = _split_paths(raw_versions, sep)
+    else:
+        version_entries = []
+    version_dirs = [_resolve_location(v, ini_dir, roots, files) for v in version_entries] or [_join(script_dir, "versions")]
+    recursive = str(section.get("recursive_version_locations", toml_section.get("recursive_version_locations", "false"))).lower() in ("true", "1", "yes")
+
+    url = section.get("sqlalchemy.url", "")
+    driver = None
+    match = re.match(r"postgres(?:ql)?\+(\w+)://", url)
+    if match and match.group(1) in ("asyncpg", "psycopg", "psycopg2", "pg8000", "psycopg_async"):
+        driver = match.group(1)
+    return AlembicProject(
+        ini_path=ini_path, script_location=script_dir, version_dirs=version_dirs, recursive=recursive,
+        toml_file=toml_file, ini_url_driver=driver, sys_path_roots=[r for r in roots if r is not None],
+    )
+
+
+def _split_paths(value: str, separator: str | None) -> list[str]:
+    named = {"space": " ", "newline": "\n", "colon": ":", "semicolon": ";", "os": ":"}
+    if separator and separator in named:
+        parts = value.split(named[separator]) if separator != "space" else value.split()
+    else:
+        parts = re.split(r"[,\s]+", value)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _resolve_location(value: str, ini_dir: str, roots: list[str], files: list[str]) -> str:
+    """A repo-relative directory for a script_location or version_locations entry."""
+    value = value.strip()
+    if ":" in value and not value.startswith("%(here)s") and "/" not in value.split(":", 1)[0]:
+        package, resource = value.split(":", 1)
+        package_dir = package.replace(".", "/")
+        for root in roots:
+            candidate = _join(root, package_dir)
+            if any(f.startswith(candidate + "/") for f in files):
+                return _join(candidate, resource)
+        return _join(ini_dir, package_dir, resource)
+    if value.startswith("%(here)s"):
+        value = value[len("%(here)s"):].lstrip("/\\") or "."
+    path = PurePosixPath(value)
+    if path.is_absolute():
+        raise UsageError(f"migbot cannot use the absolute path {value} from the Alembic config; use %(here)s.")
+    return _normalise(_join(ini_dir, str(path)))
+
+
+def _join(*parts: str) -> str:
+    return _normalise("/".join(p.strip("/") for p in parts if p and p != "."))
+
+
+def _normalise(path: str) -> str:
+    out: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." and out:
+            out.pop()
+        else:
+            out.append(part)
+    return "/".join(out)

@@ -1,0 +1,234 @@
+"""What a revision file says, read with `ast` and never executed.
+
+Gives the revision id, its parents, a one-line "what it does" built from the
+op.* calls of upgrade(), whether downgrade() is a real one, and a fingerprint
+that ignores formatting, comments and docstrings (so a reformat is not an edit).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RevisionFile:
+    path: str  # repo-relative, POSIX
+    revision: str | None = None
+    down_revisions: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    branch_labels: tuple[str, ...] = ()
+    message: str = ""
+    ops: list[str] = field(default_factory=list)
+    downgrade: str = "ok"  # ok | empty | not-implemented | missing
+    downgrade_line: int | None = None
+    revision_line: int | None = None
+    down_revision_line: int | None = None
+    syntax_error: str | None = None
+    syntax_error_line: int | None = None
+    fingerprint: str = ""
+    text_hash: str = ""
+
+    @property
+    def irreversible(self) -> bool:
+        return self.downgrade != "ok"
+
+    @property
+    def summary(self) -> str:
+        """What the migration does, for the Migrations section."""
+        if self.ops:
+            shown = self.ops[:4]
+            more = f" (+{len(self.ops) - 4} more)" if len(self.ops) > 4 else ""
+            return "; ".join(shown) + more
+        return self.message or "no schema operations found"
+
+
+def parse_revision(path: str, source: bytes) -> RevisionFile:
+    info = RevisionFile(path=path, text_hash=hashlib.sha256(source).hexdigest())
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        info.syntax_error = f"{exc.msg}" + (f": {exc.text.strip()}" if exc.text else "")
+        info.syntax_error_line = exc.lineno
+        info.fingerprint = info.text_hash
+        return info
+    doc = ast.get_docstring(tree)
+    if doc:
+        info.message = doc.strip().splitlines()[0].strip()
+    functions: dict[str, ast.FunctionDef] = {}
+    for node in tree.body:
+        target, value = _assignment(node)
+        if target == "revision":
+            info.revision = _string(value)
+            info.revision_line = node.lineno
+        elif target == "down_revision":
+            info.down_revisions = _strings(value)
+            info.down_revision_line = node.lineno
+        elif target == "depends_on":
+            info.depends_on = _strings(value)
+        elif target == "branch_labels":
+            info.branch_labels = _strings(value)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions[node.name] = node
+    if "upgrade" in functions:
+        info.ops = describe_ops(functions["upgrade"])
+    if "downgrade" in functions:
+        info.downgrade_line = functions["downgrade"].lineno
+        info.downgrade = _downgrade_kind(functions["downgrade"])
+    else:
+        info.downgrade = "missing"
+    info.fingerprint = hashlib.sha256(ast.dump(_without_docstrings(tree)).encode()).hexdigest()
+    return info
+
+
+def _assignment(node: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id, node.value
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return node.target.id, node.value
+    return None, None
+
+
+def _string(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _strings(node: ast.expr | None) -> tuple[str, ...]:
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):
+            return tuple(s.strip() for s in node.value.split(",") if s.strip())
+        return ()
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return tuple(s for s in (_string(e) for e in node.elts) if s)
+    return ()
+
+
+def _body_without_docstring(fn: ast.FunctionDef) -> list[ast.stmt]:
+    body = list(fn.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body
+
+
+def _downgrade_kind(fn: ast.FunctionDef) -> str:
+    body = _body_without_docstring(fn)
+    if all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body):
+        return "empty"
+    for stmt in body:
+        if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+            exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
+                return "not-implemented"
+    if len(body) == 1 and isinstance(body[0], ast.Raise):
+        return "not-implemented"
+    return "ok"
+
+
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+# --- "what it does" -------------------------------------------------------------------
+def _literal(node: ast.expr | None) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    # op.f("name") and sa.text("...") wrap the literal we want.
+    if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and node.func.attr in ("f", "text"):
+        return _literal(node.args[0])
+    return None
+
+
+def _arg(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return kw.value
+    return call.args[index] if len(call.args) > index else None
+
+
+def _column_name(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Call) and node.args:
+        return _literal(node.args[0])
+    return None
+
+
+def describe_ops(fn: ast.FunctionDef) -> list[str]:
+    """Phrases for the op.* (and batch_op.*) calls in a function, in source order."""
+    ops: list[str] = []
+    batch_tables: dict[str, str] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.withitem) and isinstance(node.context_expr, ast.Call):
+            call = node.context_expr
+            if isinstance(call.func, ast.Attribute) and call.func.attr == "batch_alter_table" and isinstance(node.optional_vars, ast.Name):
+                batch_tables[node.optional_vars.id] = _literal(_arg(call, 0, "table_name")) or "?"
+    calls = sorted(
+        (n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for call in calls:
+        owner, name = call.func.value.id, call.func.attr
+        if owner in batch_tables:
+            phrase = _describe_call(name, call, batch_table=batch_tables[owner])
+        elif owner == "op":
+            phrase = _describe_call(name, call)
+        else:
+            continue
+        if phrase:
+            ops.append(phrase)
+    return ops
+
+
+def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) -> str | None:
+    shift = 0 if batch_table is None else -1  # batch_op calls omit the table argument
+
+    def table(i: int = 0, kw: str = "table_name") -> str:
+        return batch_table or _literal(_arg(call, i, kw)) or "?"
+
+    def lit(i: int, kw: str) -> str:
+        return _literal(_arg(call, i + shift, kw)) or "?"
+
+    if name == "create_table":
+        return f"create table `{lit(0, 'table_name')}`"
+    if name == "drop_table":
+        return f"drop table `{lit(0, 'table_name')}`"
+    if name == "rename_table":
+        return f"rename table `{lit(0, 'old_table_name')}` to `{lit(1, 'new_table_name')}`"
+    if name == "add_column":
+        return f"add column `{table()}.{_column_name(_arg(call, 1 + shift, 'column')) or '?'}`"
+    if name == "drop_column":
+        return f"drop column `{table()}.{lit(1, 'column_name')}`"
+    if name == "alter_column":
+        details = [kw.arg.replace("_", " ").strip() for kw in call.keywords
+                   if kw.arg in ("type_", "nullable", "server_default", "new_column_name")]
+        suffix = f" ({', '.join(details)})" if details else ""
+        return f"alter column `{table()}.{lit(1, 'column_name')}`{suffix}"
+    if name == "create_index":
+        return f"create index `{lit(0, 'index_name')}` on `{table(1) if batch_table is None else batch_table}`"
+    if name == "drop_index":
+        return f"drop index `{lit(0, 'index_name')}`"
+    if name in ("create_unique_constraint", "create_check_constraint", "create_primary_key"):
+        kind = {"create_unique_constraint": "unique constraint", "create_check_constraint": "check constraint",
+                "create_primary_key": "primary key"}[name]
+        return f"add {kind} `{lit(0, 'constraint_name')}` on `{table(1) if batch_table is None else batch_table}`"
+    if name == "create_foreign_key":
+        target = table(1, "source_table") if batch_table is None else batch_table
+        return f"add foreign key `{lit(0, 'constraint_name')}` on `{target}`"
+    if name == "drop_constraint":
+        return f"drop constraint `{lit(0, 'constraint_name')}` on `{table(1) if batch_table is None else batch_table}`"
+    if name == "execute":
+        sql = _literal(_arg(call, 0, "sqltext"))
+        return f"run SQL `{' '.join(sql.split())[:60]}`" if sql else "run SQL"
+    if name == "bulk_insert":
+        return "insert rows"
+    if name in ("f", "get_bind", "get_context", "batch_alter_table", "inline_literal", "invoke"):
+        return None
+    return name.replace("_", " ")

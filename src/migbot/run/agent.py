@@ -1,0 +1,389 @@
+"""migbot's worker: runs inside the *project's* interpreter, one process per tree.
+
+It is started as a script (``python agent.py``) and must import nothing from
+migbot, pydantic or anything else the project may lack: only the standard
+library, and the project's own Alembic and SQLAlchemy. Keep it Python 3.8+.
+
+Protocol: one JSON request per line on stdin; one JSON reply per line on the
+file descriptor given in MIGBOT_PROTOCOL_FD. The project's own prints go to
+stderr (migbot's log file), so they can never corrupt a reply.
+
+The app is imported once, by the first env.py run; every later Alembic command
+re-executes env.py (cheap) against the cached modules and one ScriptDirectory.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+_here = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or ".") == _here:
+    del sys.path[0]  # our own folder must not shadow the project's modules
+
+
+class WrongDatabase(Exception):
+    pass
+
+
+class EnvDidNotRun(Exception):
+    pass
+
+
+_PLACEHOLDER_KEYS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
+
+
+def _installed(module):
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def choose_drivers():
+    sync = "psycopg" if _installed("psycopg") else ("psycopg2" if _installed("psycopg2") else None)
+    if _installed("asyncpg"):
+        async_ = "asyncpg"
+    elif _installed("psycopg"):
+        async_ = "psycopg"
+    else:
+        async_ = None
+    return sync, async_
+
+
+def expand(template, values):
+    """str.format-style {name} replacement that leaves unknown braces alone."""
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+class Agent:
+    def __init__(self, spec):
+        self.spec = spec
+        self.root = os.path.realpath(spec["project_root"])
+        self.version_dirs = []
+        self.config = None
+        self.script = None
+        self.revision_files = {}
+        self.loaded_env = False
+
+    # --- set-up -----------------------------------------------------------------
+    def prepare_environment(self):
+        spec = self.spec
+        sync, async_ = choose_drivers()
+        env_py = spec.get("env_py_text") or ""
+        is_async = "async_engine_from_config" in env_py or "create_async_engine" in env_py or "AsyncEngine" in env_py
+        ini_driver = spec.get("ini_driver")  # e.g. "asyncpg" from the ini's own placeholder URL
+        values = dict(spec["placeholders"])
+        netloc, dbname = values["netloc"], values["dbname"]
+
+        def url(driver):
+            return "postgresql{}://{}/{}".format("+" + driver if driver else "", netloc, dbname)
+
+        values["sync_url"] = url(sync)
+        values["async_url"] = url(async_ or "asyncpg")
+        if ini_driver:
+            values["url"] = url(ini_driver)
+        else:
+            values["url"] = values["async_url"] if is_async else values["sync_url"]
+        self.url = values["url"]
+        for key, template in spec["env"].items():
+            os.environ[key] = expand(template, values)
+        for path in reversed(spec["sys_path"]):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            spec["sys_path"] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
+        os.chdir(spec["cwd"])
+        return {
+            "python": sys.version.split()[0],
+            "executable": sys.executable,
+            "drivers": {"sync": sync, "async": async_},
+            "async_env": is_async,
+            "url_driver": self.url.split("://", 1)[0],
+            "alembic": _installed("alembic"),
+        }
+
+    def load_scripts(self):
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        ini = self.spec["ini_path"]
+        self.config = Config(ini, ini_section=self.spec.get("ini_section") or "alembic")
+        if self.spec.get("set_url", True):
+            self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        self.script = ScriptDirectory.from_config(self.config)
+        revisions = []
+        for rev in self.script.walk_revisions():
+            path = os.path.realpath(rev.path)
+            self.revision_files[path] = rev.revision
+            revisions.append({
+                "revision": rev.revision,
+                "down_revisions": list(rev._all_down_revisions),
+                "path": path,
+                "doc": rev.doc or "",
+            })
+        return {"revisions": revisions, "heads": list(self.script.get_heads())}
+
+    # --- running env.py -----------------------------------------------------------
+    def run_env(self, body, destination=None):
+        """Run env.py once with `body(rev, context)` as Alembic's fn; return its result."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        outcome = {}
+
+        def fn(rev, context):
+            self.guard(context)
+            outcome["result"] = body(rev, context)
+            outcome["ran"] = True
+            return outcome["result"] if isinstance(outcome["result"], list) else []
+
+        with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
+                                destination_rev=destination):
+            self.script.run_env()
+        if not outcome.get("ran"):
+            raise EnvDidNotRun(
+                "env.py finished without running migrations: it never called context.run_migrations() "
+                "in online mode, so migbot cannot apply anything through it."
+            )
+        self.loaded_env = True
+        return outcome.get("result")
+
+    def guard(self, context):
+        """Refuse to touch any database but the one migbot created for this tree."""
+        conn = getattr(context, "connection", None)
+        if conn is None:
+            raise WrongDatabase("env.py ran in offline mode (no connection); migbot needs an online env.py.")
+        actual = conn.exec_driver_sql("select current_database()").scalar()
+        expected = self.spec["placeholders"]["dbname"]
+        if actual != expected:
+            raise WrongDatabase(
+                "env.py connected to database {!r}, not to migbot's throwaway database {!r}. "
+                "Nothing was run. Tell migbot how your env.py finds its database URL "
+                "(the env table of [tool.migbot] in pyproject.toml).".format(actual, expected)
+            )
+
+    def cmd_load(self, req):
+        info = self.load_scripts()
+        metadata = {}
+
+        def probe(rev, context):
+            target = context.opts.get("target_metadata")
+            metadata["present"] = target is not None
+            return []
+
+        self.run_env(probe)
+        info["has_metadata"] = metadata.get("present", False)
+        info["imported_files"] = self.project_modules()
+        return info
+
+    def cmd_upgrade(self, req):
+        target = req["target"]
+        return self.run_env(lambda rev, context: self.script._upgrade_revs(target, rev), destination=target) and None
+
+    def cmd_downgrade(self, req):
+        target = req["target"]
+        return self.run_env(lambda rev, context: self.script._downgrade_revs(target, rev), destination=target) and None
+
+    def cmd_drift(self, req):
+        from alembic.autogenerate import compare_metadata
+
+        def body(rev, context):
+            target = context.opts.get("target_metadata")
+            if target is None:
+                return {"has_metadata": False, "diffs": []}
+            diffs = []
+            for md in (target if isinstance(target, (list, tuple)) else [target]):
+                diffs.extend(compare_metadata(context, md))
+            return {"has_metadata": True, "diffs": [d for item in diffs for d in describe_diff(item)]}
+
+        return self.run_env(body)
+
+    def project_modules(self):
+        files = set()
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if not path:
+                continue
+            path = os.path.realpath(path)
+            if path.startswith(self.root + os.sep) and "site-packages" not in path:
+                files.add(os.path.relpath(path, self.root))
+        return sorted(files)
+
+    # --- errors ---------------------------------------------------------------------
+    def describe_error(self, exc):
+        tb = exc.__traceback__
+        frames = traceback.extract_tb(tb) if tb else []
+        location = None
+        for frame in reversed(frames):
+            path = os.path.realpath(frame.filename)
+            if path in self.revision_files:
+                location = (path, frame.lineno)
+                break
+        if location is None:
+            for frame in reversed(frames):
+                path = os.path.realpath(frame.filename)
+                if path.startswith(self.root + os.sep) and "site-packages" not in path:
+                    location = (path, frame.lineno)
+                    break
+        if isinstance(exc, SyntaxError) and exc.filename:
+            location = (os.path.realpath(exc.filename), exc.lineno)
+        elif location is None:
+            # An ImportError raised while importing a project file names it in its chain.
+            for cause in _chain(exc):
+                filename = getattr(cause, "filename", None)
+                if filename and os.path.realpath(filename).startswith(self.root + os.sep):
+                    location = (os.path.realpath(filename), getattr(cause, "lineno", None))
+                    break
+        error = {
+            "type": type(exc).__name__,
+            "message": clean_message(exc),
+            "traceback": "".join(traceback.format_exception(type(exc), exc, tb)[-12:]),
+        }
+        if location:
+            error["file"] = location[0]
+            error["line"] = location[1]
+            error["revision"] = self.revision_files.get(location[0])
+        if isinstance(exc, WrongDatabase):
+            error["kind"] = "wrong-database"
+        return error
+
+
+def _chain(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def clean_message(exc):
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line for line in text.splitlines() if not line.startswith("(Background on this error at")]
+    text = "\n".join(lines).strip()
+    if len(text) > 2000:
+        text = text[:2000] + " ..."
+    if isinstance(exc, SyntaxError) and exc.text:
+        text = "{} ({}:{}): {}".format(exc.msg, os.path.basename(exc.filename or "?"), exc.lineno, exc.text.strip())
+    return text
+
+
+# --- model drift, rendered for people -------------------------------------------------
+def _type(t, dialect=None):
+    if t is None:
+        return "?"
+    try:
+        from sqlalchemy.dialects import postgresql
+
+        return str(t.compile(dialect=dialect or postgresql.dialect()))
+    except Exception:
+        return str(t)
+
+
+def _default(value):
+    if value is None:
+        return "none"
+    text = getattr(value, "arg", value)
+    text = getattr(text, "text", text)
+    return str(text)
+
+
+def _qual(schema, name):
+    return "{}.{}".format(schema, name) if schema else str(name)
+
+
+def _cols(obj):
+    try:
+        return ", ".join(c.name for c in obj.columns)
+    except Exception:
+        return ""
+
+
+def describe_diff(item):
+    """One Alembic compare_metadata diff as dicts with a sentence a reviewer can read."""
+    if isinstance(item, list):  # column modifications come grouped
+        return [d for sub in item for d in describe_diff(sub)]
+    kind = item[0]
+    out = {"kind": kind, "table": None, "object": None, "text": "", "key": ""}
+    if kind in ("add_table", "remove_table"):
+        table = item[1]
+        out["table"] = _qual(table.schema, table.name)
+        out["text"] = ("table `{}` is in the models but not in the database" if kind == "add_table"
+                       else "table `{}` is in the database but not in the models").format(out["table"])
+    elif kind in ("add_column", "remove_column"):
+        schema, tname, column = item[1], item[2], item[3]
+        out["table"] = _qual(schema, tname)
+        out["object"] = column.name
+        where = "in the models but not in the database" if kind == "add_column" else "in the database but not in the models"
+        out["text"] = "column `{}.{}` ({}) is {}".format(out["table"], column.name, _type(column.type), where)
+    elif kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        obj = item[1]
+        table = getattr(obj, "table", None)
+        out["table"] = _qual(getattr(table, "schema", None), getattr(table, "name", "?"))
+        out["object"] = obj.name or "({})".format(_cols(obj))
+        noun = {"index": "index", "constraint": type(obj).__name__.replace("Constraint", " constraint").lower().strip(),
+                "fk": "foreign key"}[kind.split("_", 1)[1]]
+        where = "in the models but not in the database" if kind.startswith("add") else "in the database but not in the models"
+        out["text"] = "{} `{}` on `{}` ({}) is {}".format(noun, out["object"], out["table"], _cols(obj), where)
+    elif kind.startswith("modify_"):
+        schema, tname, cname = item[1], item[2], item[3]
+        existing, new = item[5], item[6]
+        out["table"] = _qual(schema, tname)
+        out["object"] = cname
+        what = kind[len("modify_"):]
+        if what == "type":
+            db, models = _type(existing), _type(new)
+        elif what == "nullable":
+            db, models = ("NULL" if existing else "NOT NULL"), ("NULL" if new else "NOT NULL")
+        elif what == "default":
+            db, models = _default(existing), _default(new)
+        else:
+            db, models = str(existing), str(new)
+        out["text"] = "column `{}.{}` {}: database has {}, models have {}".format(out["table"], cname, what, db, models)
+    elif kind in ("add_table_comment", "remove_table_comment"):
+        table = item[1]
+        out["table"] = _qual(table.schema, table.name)
+        out["text"] = "table `{}` comment differs between the models and the database".format(out["table"])
+    else:
+        out["text"] = "{}: {}".format(kind, ", ".join(str(x) for x in item[1:]))
+    out["key"] = "|".join(str(x or "") for x in (kind, out["table"], out["object"]))
+    return [out]
+
+
+# --- main loop ------------------------------------------------------------------------------
+def main():
+    proto = os.fdopen(int(os.environ.pop("MIGBOT_PROTOCOL_FD")), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)  # the project's prints go to the log, never into the protocol
+    sys.stdout = sys.stderr
+
+    def reply(payload):
+        proto.write(json.dumps(payload, default=str) + "\n")
+        proto.flush()
+
+    spec = json.loads(sys.stdin.readline())
+    agent = Agent(spec)
+    try:
+        reply({"ok": True, "result": agent.prepare_environment()})
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to migbot
+        reply({"ok": False, "error": agent.describe_error(exc)})
+        return
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["cmd"] == "exit":
+            break
+        started = time.monotonic()
+        try:
+            result = getattr(agent, "cmd_" + request["cmd"])(request)
+            reply({"ok": True, "result": result, "seconds": time.monotonic() - started})
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from env.py is a failure too
+            reply({"ok": False, "error": agent.describe_error(exc), "seconds": time.monotonic() - started})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""migbot's handle on one worker process (see agent.py, which runs inside it).
+
+Every request runs under a wall-clock limit. A worker that hangs is killed with
+its whole session; one that crashes is reported with the tail of its log. Either
+way the caller gets a StepOutcome, never an exception, and the next request
+starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migbot import _proc
+from migbot.errors import UsageError
+
+AGENT = Path(__file__).with_name("agent.py")
+
+
+@dataclass
+class StepError:
+    type: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    revision: str | None = None
+    traceback: str = ""
+    kind: str = ""  # "timeout", "crash", "wrong-database", or "" for an exception in the project's code
+
+
+@dataclass
+class StepOutcome:
+    ok: bool
+    seconds: float
+    result: Any = None
+    error: StepError | None = None
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker needs to act for one tree."""
+
+    name: str  # "base" or "head"
+    python: str
+    project_root: Path  # the tree's checkout
+    cwd: Path  # where alembic.ini lives; relative script_location resolves from here
+    ini_path: Path
+    sys_path: list[str]
+    env: dict[str, str]  # templates with {url}-style placeholders
+    placeholders: dict[str, str]
+    log_path: Path
+    env_py_text: str = ""
+    ini_driver: str | None = None
+    ini_section: str = "alembic"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, timeout: float):
+        self.spec = spec
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self._reply_fd: int | None = None
+        self._buffer = b""
+        self.info: dict = {}
+        self.starts = 0
+
+    # --- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the worker; the project interpreter starts while migbot does other work."""
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ)
+        env.update(self.spec.extra_env)
+        env["MIGBOT_PROTOCOL_FD"] = str(write_fd)
+        env.pop("PYTHONSTARTUP", None)
+        log = open(self.spec.log_path, "ab")
+        try:
+            self.process = _proc.spawn(
+                [self.spec.python, str(AGENT)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                env=env,
+                cwd=str(self.spec.cwd),
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise UsageError(
+                f"Could not start the project's Python interpreter {self.spec.python}: {exc.strerror}.",
+                hint="Set `python` in [tool.migbot] to the interpreter that has your project's dependencies.",
+            ) from None
+        finally:
+            os.close(write_fd)
+            log.close()
+        self._reply_fd = read_fd
+        self._buffer = b""
+        self.starts += 1
+        payload = {
+            "project_root": str(self.spec.project_root),
+            "cwd": str(self.spec.cwd),
+            "ini_path": str(self.spec.ini_path),
+            "ini_section": self.spec.ini_section,
+            "sys_path": self.spec.sys_path,
+            "env": self.spec.env,
+            "placeholders": self.spec.placeholders,
+            "env_py_text": self.spec.env_py_text,
+            "ini_driver": self.spec.ini_driver,
+        }
+        self._send(payload)
+
+    def handshake(self) -> StepOutcome:
+        """Wait for the worker's first reply: interpreter facts, drivers, env set."""
+        if self.process is None:
+            self.start()
+        outcome = self._receive(started=time.monotonic(), what="starting the worker")
+        if outcome.ok:
+            self.info = outcome.result
+        return outcome
+
+    def request(self, cmd: str, **args: Any) -> StepOutcome:
+        if self.process is None or self.process.poll() is not None:
+            self.stop()
+            self.start()
+            started = self.handshake()
+            if not started.ok:
+                return started
+            if cmd != "load":
+                loaded = self.request("load")
+                if not loaded.ok:
+                    return loaded
+        started_at = time.monotonic()
+        try:
+            self._send({"cmd": cmd, **args})
+        except (BrokenPipeError, OSError):
+            pass  # the reply read below reports the crash with the log tail
+        return self._receive(started=started_at, what=cmd)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                try:
+                    self._send({"cmd": "exit"})
+                    self.process.stdin.close()
+                    self.process.wait(timeout=2)
+                except (OSError, subprocess.TimeoutExpired, ValueError):
+                    pass
+            _proc.terminate(self.process, first=signal.SIGKILL, grace=2)
+            self.process = None
+        if self._reply_fd is not None:
+            os.close(self._reply_fd)
+            self._reply_fd = None
+
+    # --- protocol -----------------------------------------------------------------
+    def _send(self, payload: dict) -> None:
+        assert self.process and self.process.stdin
+        self.process.stdin.write((json.dumps(payload) + "\n").encode())
+        self.process.stdin.flush()
+
+    def _receive(self, *, started: float, what: str) -> StepOutcome:
+        deadline = started + self.timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill()
+                return StepOutcome(False, time.monotonic() - started, error=StepError(
+                    type="Timeout", kind="timeout",
+                    message=f"{what} did not finish within {self.timeout:g} s; migbot stopped it.",
+                    traceback=self.log_tail(),
+                ))
+            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(self._reply_fd, 65536)
+            if not chunk:
+                code = self.process.wait() if self.process else None
+                self._kill()
+                return StepOutcome(False, time.monotonic() - started, error=StepError(
+                    type="WorkerCrashed", kind="crash",
+                    message=f"the worker process exited during {what} (exit code {code}).",
+                    traceback=self.log_tail(),
+                ))
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        reply = json.loads(line)
+        seconds = time.monotonic() - started
+        if reply.get("ok"):
+            return StepOutcome(True, seconds, result=reply.get("result"))
+        err = reply["error"]
+        return StepOutcome(False, seconds, error=StepError(
+            type=err.get("type", "Error"), message=err.get("message", ""), file=err.get("file"),
+            line=err.get("line"), revision=err.get("revision"), traceback=err.get("traceback", ""),
+            kind=err.get("kind", ""),
+        ))
+
+    def _kill(self) -> None:
+        if self.process is not None:
+            _proc.terminate(self.process, first=signal.SIGKILL, grace=2)
+            self.process = None
+        if self._reply_fd is not None:
+            os.close(self._reply_fd)
+            self._reply_fd = None
+        self._buffer = b""
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.spec.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,214 @@
+"""A schema snapshot read from the PostgreSQL catalogs.
+
+Covers what `alembic check` and reflection-based tools miss: constraints by
+their definitions (named or not), index definitions, sequences, enum labels,
+domains, views and materialized views, functions, triggers, policies,
+extensions, schemas and comments. Objects are keyed by name, never by OID, and
+column order is ignored, so two databases built the same way compare equal.
+Objects owned by extensions, the system schemas and Alembic's version table are
+left out.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from pydantic import BaseModel
+
+Definition = dict[str, str | None]
+
+_USER_NAMESPACES = """
+    SELECT oid FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg\\_toast%%' AND nspname NOT LIKE 'pg\\_temp\\_%%'
+"""
+_NOT_EXTENSION_MEMBER = """
+    NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass
+                AND d.objid = {oid} AND d.deptype = 'e')
+"""
+
+
+def _not_ext(catalog: str, oid: str) -> str:
+    return _NOT_EXTENSION_MEMBER.format(catalog=catalog, oid=oid)
+
+
+QUERIES: dict[str, str] = {
+    "schema": f"""
+        SELECT n.nspname AS key, obj_description(n.oid, 'pg_namespace') AS comment
+        FROM pg_namespace n WHERE n.oid IN ({_USER_NAMESPACES}) AND {_not_ext('pg_namespace', 'n.oid')}
+    """,
+    "extension": """
+        SELECT e.extname AS key, e.extversion AS version, n.nspname AS schema
+        FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    """,
+    "table": f"""
+        SELECT n.nspname || '.' || c.relname AS key,
+               CASE c.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END AS kind,
+               CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE NULL END AS persistence,
+               CASE WHEN c.relrowsecurity THEN 'enabled' ELSE NULL END AS row_security,
+               pg_get_partkeydef(c.oid) AS partition_key,
+               obj_description(c.oid, 'pg_class') AS comment
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND c.relnamespace IN ({_USER_NAMESPACES})
+          AND NOT (c.relname = ANY(%(version_tables)s)) AND {_not_ext('pg_class', 'c.oid')}
+    """,
+    "column": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || a.attname AS key,
+               n.nspname || '.' || c.relname AS "table",
+               format_type(a.atttypid, a.atttypmod) AS type,
+               CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'NULL' END AS nullable,
+               CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
+               CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
+               CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
+               CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                    THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END AS collation,
+               col_description(c.oid, a.attnum) AS comment
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+        WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND c.relnamespace IN ({_USER_NAMESPACES})
+          AND NOT (c.relname = ANY(%(version_tables)s)) AND {_not_ext('pg_class', 'c.oid')}
+    """,
+    "constraint": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || con.conname AS key,
+               n.nspname || '.' || c.relname AS "table",
+               CASE con.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique' WHEN 'f' THEN 'foreign key'
+                    WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' WHEN 't' THEN 'trigger' END AS kind,
+               pg_get_constraintdef(con.oid) AS definition,
+               CASE WHEN NOT con.convalidated THEN 'not validated' END AS validation,
+               obj_description(con.oid, 'pg_constraint') AS comment
+        FROM pg_constraint con
+        JOIN pg_class c ON c.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE con.contype IN ('p', 'u', 'f', 'c', 'x', 't') AND c.relnamespace IN ({_USER_NAMESPACES})
+          AND NOT (c.relname = ANY(%(version_tables)s))
+    """,
+    "index": f"""
+        SELECT n.nspname || '.' || ic.relname AS key,
+               n.nspname || '.' || tc.relname AS "table",
+               pg_get_indexdef(i.indexrelid) AS definition,
+               obj_description(ic.oid, 'pg_class') AS comment
+        FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        JOIN pg_class tc ON tc.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = ic.relnamespace
+        WHERE ic.relnamespace IN ({_USER_NAMESPACES})
+          AND NOT (tc.relname = ANY(%(version_tables)s))
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid
+                          AND con.contype IN ('p', 'u', 'x') AND con.conrelid = i.indrelid)
+          AND {_not_ext('pg_class', 'tc.oid')}
+    """,
+    "sequence": f"""
+        SELECT n.nspname || '.' || c.relname AS key,
+               format_type(s.seqtypid, NULL) AS type,
+               s.seqstart::text AS start, s.seqincrement::text AS increment,
+               s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache,
+               CASE WHEN s.seqcycle THEN 'cycle' END AS cycle,
+               (SELECT tn.nspname || '.' || tc.relname || '.' || ta.attname
+                  FROM pg_depend d JOIN pg_class tc ON tc.oid = d.refobjid
+                  JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+                  JOIN pg_attribute ta ON ta.attrelid = d.refobjid AND ta.attnum = d.refobjsubid
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) AS owned_by,
+               obj_description(c.oid, 'pg_class') AS comment
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relnamespace IN ({_USER_NAMESPACES}) AND {_not_ext('pg_class', 'c.oid')}
+    """,
+    "type": f"""
+        SELECT n.nspname || '.' || t.typname AS key,
+               CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite'
+                    WHEN 'r' THEN 'range' END AS kind,
+               CASE t.typtype
+                 WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                                FROM pg_enum e WHERE e.enumtypid = t.oid)
+                 WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod)
+                    || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+                    || COALESCE(' DEFAULT ' || t.typdefault, '')
+                    || COALESCE((SELECT ' ' || string_agg(pg_get_constraintdef(dc.oid), ' ' ORDER BY dc.conname)
+                                 FROM pg_constraint dc WHERE dc.contypid = t.oid), '')
+                 WHEN 'c' THEN (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                                  ORDER BY a.attnum)
+                                FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                                  AND NOT a.attisdropped)
+                 WHEN 'r' THEN (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid)
+               END AS definition,
+               obj_description(t.oid, 'pg_type') AS comment
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typnamespace IN ({_USER_NAMESPACES})
+          AND (t.typtype IN ('e', 'd', 'r')
+               OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+          AND {_not_ext('pg_type', 't.oid')}
+    """,
+    "view": f"""
+        SELECT n.nspname || '.' || c.relname AS key,
+               CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
+               pg_get_viewdef(c.oid) AS definition,
+               obj_description(c.oid, 'pg_class') AS comment
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm') AND c.relnamespace IN ({_USER_NAMESPACES})
+          AND {_not_ext('pg_class', 'c.oid')}
+    """,
+    "function": f"""
+        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS key,
+               CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
+               pg_get_functiondef(p.oid) AS definition,
+               obj_description(p.oid, 'pg_proc') AS comment
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.pronamespace IN ({_USER_NAMESPACES}) AND p.prokind IN ('f', 'p')
+          AND {_not_ext('pg_proc', 'p.oid')}
+    """,
+    "trigger": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS key,
+               n.nspname || '.' || c.relname AS "table",
+               pg_get_triggerdef(t.oid) AS definition,
+               CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END
+                 AS enabled,
+               obj_description(t.oid, 'pg_trigger') AS comment
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT t.tgisinternal AND c.relnamespace IN ({_USER_NAMESPACES})
+    """,
+    "policy": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || p.polname AS key,
+               n.nspname || '.' || c.relname AS "table",
+               CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
+               CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END AS mode,
+               pg_get_expr(p.polqual, p.polrelid) AS using_expr,
+               pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
+        FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relnamespace IN ({_USER_NAMESPACES})
+    """,
+}
+
+KIND_LABELS = {
+    "schema": "schema", "extension": "extension", "table": "table", "column": "column",
+    "constraint": "constraint", "index": "index", "sequence": "sequence", "type": "type",
+    "view": "view", "function": "function", "trigger": "trigger", "policy": "policy",
+}
+
+
+class Snapshot(BaseModel):
+    """Every user object in a database: kind -> key -> definition fields."""
+
+    objects: dict[str, dict[str, Definition]] = {}
+
+    def get(self, kind: str) -> dict[str, Definition]:
+        return self.objects.get(kind, {})
+
+    def tables(self) -> set[str]:
+        return set(self.get("table"))
+
+
+def take_snapshot(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> Snapshot:
+    objects: dict[str, dict[str, Definition]] = {}
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        for kind, query in QUERIES.items():
+            cur.execute(query, {"version_tables": list(version_tables)})
+            rows = cur.fetchall()
+            objects[kind] = {
+                row.pop("key"): {k: (str(v) if v is not None else None) for k, v in row.items()}
+                for row in sorted(rows, key=lambda r: r["key"])
+            }
+    return Snapshot(objects=objects)
