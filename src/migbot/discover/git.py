@@ -63,6 +63,16 @@ class GitRepo:
             )
             raise UsageError(f"The {what} ref {ref!r} does not exist in this repository.", hint=hint) from None
 
+    def describe_ref(self, ref: str) -> str:
+        """HEAD as its branch name when it has one, for people reading the report."""
+        if ref != "HEAD":
+            return ref
+        try:
+            name = self._git("rev-parse", "--abbrev-ref", "HEAD")
+        except UsageError:
+            return ref
+        return ref if name == "HEAD" else name
+
     def is_shallow(self) -> bool:
         try:
             return self._git("rev-parse", "--is-shallow-repository") == "true"

@@ -233,7 +233,8 @@ def _server_version(bindir: Path) -> str:
                              timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise InfraError(f"Could not run {bindir / 'postgres'} --version: {exc}") from None
-    return out.strip().rsplit(" ", 1)[-1]
+    match = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)", out)
+    return match.group(1) if match else out.strip().split()[-1]
 
 
 def cache_root() -> Path:

@@ -31,6 +31,10 @@ class EnvDidNotRun(Exception):
     pass
 
 
+class ShellFailed(Exception):
+    pass
+
+
 _PLACEHOLDER_KEYS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
 
 
@@ -115,7 +119,10 @@ class Agent:
         from alembic.script import ScriptDirectory
 
         ini = self.spec["ini_path"]
-        self.config = Config(ini, ini_section=self.spec.get("ini_section") or "alembic")
+        kwargs = {"ini_section": self.spec.get("ini_section") or "alembic"}
+        if self.spec.get("toml_file"):
+            kwargs["toml_file"] = self.spec["toml_file"]  # Alembic 1.16+: [tool.alembic]
+        self.config = Config(ini, **kwargs)
         if self.spec.get("set_url", True):
             self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         self.script = ScriptDirectory.from_config(self.config)
@@ -174,22 +181,40 @@ class Agent:
         metadata = {}
 
         def probe(rev, context):
-            target = context.opts.get("target_metadata")
-            metadata["present"] = target is not None
+            metadata["present"] = context.opts.get("target_metadata") is not None
+            metadata["version_table"] = context.opts.get("version_table") or "alembic_version"
+            metadata["version_table_schema"] = context.opts.get("version_table_schema")
             return []
 
         self.run_env(probe)
         info["has_metadata"] = metadata.get("present", False)
+        info["version_table"] = metadata.get("version_table", "alembic_version")
+        info["version_table_schema"] = metadata.get("version_table_schema")
         info["imported_files"] = self.project_modules()
         return info
 
     def cmd_upgrade(self, req):
         target = req["target"]
-        return self.run_env(lambda rev, context: self.script._upgrade_revs(target, rev), destination=target) and None
+        self.run_env(lambda rev, context: self.script._upgrade_revs(target, rev), destination=target)
 
     def cmd_downgrade(self, req):
         target = req["target"]
-        return self.run_env(lambda rev, context: self.script._downgrade_revs(target, rev), destination=target) and None
+        self.run_env(lambda rev, context: self.script._downgrade_revs(target, rev), destination=target)
+
+    def cmd_shell(self, req):
+        """Run a configured shell command (bootstrap, seeds) with the tree's environment."""
+        import subprocess
+
+        env = dict(os.environ)
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        proc = subprocess.run(req["command"], shell=True, cwd=req.get("cwd") or os.getcwd(), env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = proc.stdout.decode("utf-8", "replace")
+        sys.stderr.write(output)
+        if proc.returncode != 0:
+            raise ShellFailed("`{}` exited with code {}:\n{}".format(
+                req["command"], proc.returncode, "\n".join(output.strip().splitlines()[-15:])))
+        return {"exit_code": proc.returncode}
 
     def cmd_drift(self, req):
         from alembic.autogenerate import compare_metadata

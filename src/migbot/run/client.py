@@ -59,6 +59,8 @@ class WorkerSpec:
     env_py_text: str = ""
     ini_driver: str | None = None
     ini_section: str = "alembic"
+    set_url: bool = True
+    toml_file: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -71,6 +73,7 @@ class Worker:
         self._buffer = b""
         self.info: dict = {}
         self.starts = 0
+        self._pending: tuple[str, float] = ("", 0.0)
 
     # --- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -113,6 +116,8 @@ class Worker:
             "placeholders": self.spec.placeholders,
             "env_py_text": self.spec.env_py_text,
             "ini_driver": self.spec.ini_driver,
+            "set_url": self.spec.set_url,
+            "toml_file": self.spec.toml_file,
         }
         self._send(payload)
 
@@ -126,6 +131,13 @@ class Worker:
         return outcome
 
     def request(self, cmd: str, **args: Any) -> StepOutcome:
+        """Run one command in the worker and wait for its outcome."""
+        failed = self.submit(cmd, **args)
+        return failed if failed is not None else self.collect()
+
+    def submit(self, cmd: str, **args: Any) -> StepOutcome | None:
+        """Send a command without waiting (collect() waits). Returns an outcome only if
+        a restarted worker failed before the command could be sent."""
         if self.process is None or self.process.poll() is not None:
             self.stop()
             self.start()
@@ -136,11 +148,15 @@ class Worker:
                 loaded = self.request("load")
                 if not loaded.ok:
                     return loaded
-        started_at = time.monotonic()
+        self._pending = (cmd, time.monotonic())
         try:
             self._send({"cmd": cmd, **args})
         except (BrokenPipeError, OSError):
-            pass  # the reply read below reports the crash with the log tail
+            pass  # collect() reports the crash with the log tail
+        return None
+
+    def collect(self) -> StepOutcome:
+        cmd, started_at = self._pending
         return self._receive(started=started_at, what=cmd)
 
     def stop(self) -> None:

@@ -26,6 +26,7 @@ class ObjectDiff(BaseModel):
     table: str | None = None
     definition: Definition = {}
     fields: list[FieldChange] = []
+    columns: list[str] = []  # for added tables: their column names
 
     @property
     def text(self) -> str:
@@ -38,6 +39,8 @@ class ObjectDiff(BaseModel):
             )
             return f"{label} `{self.name}` changed: {parts}"
         detail = _detail(self.kind, self.definition)
+        if self.kind == "table" and self.change == "added" and self.columns:
+            detail = f"{len(self.columns)} columns: {', '.join(self.columns)}"
         return f"{label} `{self.name}` {self.change}" + (f" ({detail})" if detail else "")
 
 
@@ -87,8 +90,10 @@ def compare(before: Snapshot, after: Snapshot) -> SchemaDiff:
                 changes.append(ObjectDiff(kind=kind, name=name, change="removed", table=old[name].get("table"),
                                           definition=old[name]))
             elif name not in old:
+                columns = [c.rsplit(".", 1)[1] for c in after.get("column") if c.rsplit(".", 1)[0] == name] \
+                    if kind == "table" else []
                 changes.append(ObjectDiff(kind=kind, name=name, change="added", table=new[name].get("table"),
-                                          definition=new[name]))
+                                          definition=new[name], columns=columns))
             elif old[name] != new[name]:
                 fields = [
                     FieldChange(field=f, before=old[name].get(f), after=new[name].get(f))

@@ -1,0 +1,174 @@
+"""`migbot verify` end to end, as one straight line:
+
+discover → plan → provision a database → run in worker processes → snapshot and
+compare → checks → report.
+
+Every resource (worktrees, PostgreSQL, workers, databases, temp dirs) is released
+on every exit path, including Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from migbot import __version__
+from migbot.checks.live import run_live_checks
+from migbot.checks.static import run_static_checks
+from migbot.config import CONFIG_FILES, read_config
+from migbot.discover.git import GitRepo
+from migbot.plan.changes import Refs, build_plans
+from migbot.provision.conninfo import ServerInfo
+from migbot.provision.server import start_server
+from migbot.report.build import build_project_report
+from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
+from migbot.run.context import Progress, Redactor, RunContext, make_workdir
+from migbot.run.stairway import ProjectRun
+
+
+@dataclass
+class VerifyOptions:
+    repo: Path = Path(".")
+    base: str | None = None
+    head: str = "HEAD"
+    database_url: str | None = None
+    timeout: float | None = None
+    config_path: Path | None = None
+
+
+def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
+    progress = progress or Progress()
+    started_at = datetime.now(timezone.utc)
+    started = time.monotonic()
+
+    # discover
+    repo = GitRepo(options.repo)
+    base_ref = options.base or repo.default_branch()
+    head = repo.resolve(options.head, what="head")
+    base = repo.resolve(base_ref, what="base")
+    refs = Refs(base_ref=base_ref, base=base, merge_base=repo.merge_base(base, head),
+                head_ref=repo.describe_ref(options.head), head=head)
+    head_files = repo.list_files(head)
+    config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_files]), options.config_path)
+    timeout = options.timeout or config.timeout_seconds
+
+    # plan
+    plans = build_plans(repo, refs, config, head_files)
+    notes = _notes(repo, options, plans)
+    static = [run_static_checks(plan, config) for plan in plans]
+
+    # provision, run, compare
+    projects: list[ProjectReport] = []
+    redact = Redactor([ServerInfo.from_url(options.database_url).password] if options.database_url else [])
+    sweep_stale_workdirs()
+    workdir = make_workdir()
+    server = ctx = None
+    try:
+        if options.database_url:
+            info = ServerInfo.from_url(options.database_url)
+            database = f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
+        else:
+            progress.step("starting a throwaway PostgreSQL")
+            server = start_server(workdir)
+            info = server.info
+            database = f"throwaway PostgreSQL {server.version} started by migbot"
+            progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
+        redact.secrets.append(info.password)
+        ctx = RunContext(repo, info, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
+        for index, plan in enumerate(plans):
+            evidence = ProjectRun(ctx, plan, config, index).run()
+            live, drift = run_live_checks(plan, evidence, config)
+            checks = _ordered(static[index], live)
+            projects.append(build_project_report(plan, evidence, checks, drift))
+    finally:
+        with _signals_held():
+            try:
+                if ctx is not None:
+                    ctx.close()
+            finally:
+                if server is not None:
+                    server.stop()
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    # report
+    counts = Counts()
+    for project in projects:
+        for check in project.checks:
+            if check.status == "pass":
+                counts.passed += 1
+            elif check.status == "fail":
+                counts.failed += 1
+            elif check.status == "warn":
+                counts.warnings += 1
+            elif check.status == "skip":
+                counts.skipped += 1
+    return Report(
+        migbot_version=__version__,
+        result="fail" if any(p.result == "fail" for p in projects) else "pass",
+        refs=ReportRefs(base_ref=refs.base_ref, base=refs.base, merge_base=refs.merge_base,
+                        head_ref=refs.head_ref, head=refs.head),
+        database=database,
+        started_at=started_at,
+        seconds=round(time.monotonic() - started, 2),
+        projects=projects,
+        counts=counts,
+        notes=notes,
+    )
+
+
+_ORDER = ("revision-syntax", "env-loads", "base-builds", "unique-revision-ids", "down-revisions-exist", "single-head",
+          "single-head-after-merge", "base-migrations-unchanged", "reversible-downgrades", "upgrade", "downgrade",
+          "downgrade-restores-schema", "reupgrade", "roundtrip", "model-drift")
+
+
+def _ordered(*groups):
+    checks = [c for group in groups for c in group]
+    return sorted(checks, key=lambda c: _ORDER.index(c.id) if c.id in _ORDER else len(_ORDER))
+
+
+def _notes(repo: GitRepo, options: VerifyOptions, plans) -> list[str]:
+    notes = []
+    if options.head == "HEAD":
+        dirty = repo.dirty_paths()
+        if dirty:
+            shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
+            notes.append(f"Uncommitted changes are not verified ({shown}); migbot checks the committed HEAD.")
+    for plan in plans:
+        if plan.merge_base.project is None:
+            notes.append(f"{plan.project.ini_path} does not exist at the merge-base: the base state is an empty database.")
+    return notes
+
+
+@contextmanager
+def _signals_held():
+    """Cleanup must not be cut short by a second Ctrl-C."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def sweep_stale_workdirs() -> None:
+    """Remove temp dirs of earlier runs that were killed outright (SIGKILL leaves them)."""
+    tmp = Path(tempfile.gettempdir())
+    for path in tmp.glob("migbot-*"):
+        pid_file = path / "pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue

@@ -1,0 +1,143 @@
+"""The plan: for each Alembic project, its revisions at the merge-base, the base
+tip and head, and what the branch adds, edits and deletes.
+
+Everything here is read from git objects and parsed statically; no project code
+runs. The live run (run.stairway) takes its revision order from the worker,
+which is authoritative; this plan supplies files, messages and the static checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from migbot.config import MigbotConfig, ProjectSettings
+from migbot.discover.git import Change, GitRepo
+from migbot.discover.projects import AlembicProject, find_ini_files, load_project
+from migbot.discover.revisions import RevisionFile, parse_revision
+from migbot.errors import UsageError
+from migbot.plan.graph import RevisionGraph
+
+
+@dataclass(frozen=True)
+class Refs:
+    base_ref: str
+    base: str  # tip of the base branch
+    merge_base: str
+    head_ref: str
+    head: str
+
+
+@dataclass
+class TreeRevisions:
+    commit: str
+    project: AlembicProject | None  # None: no Alembic project at this commit
+    files: list[RevisionFile] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.graph = RevisionGraph(self.files)
+        self.by_path = {f.path: f for f in self.files}
+
+
+@dataclass
+class RevisionChange:
+    change: str  # added | modified | deleted | reformatted
+    path: str
+    old: RevisionFile | None = None
+    new: RevisionFile | None = None
+
+    @property
+    def revision(self) -> RevisionFile:
+        return self.new or self.old  # type: ignore[return-value]
+
+
+@dataclass
+class ProjectPlan:
+    project: AlembicProject
+    settings: ProjectSettings
+    merge_base: TreeRevisions
+    base_tip: TreeRevisions
+    head: TreeRevisions
+    revision_changes: list[RevisionChange]
+    changed_files: list[Change]
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    @property
+    def after_merge(self) -> RevisionGraph:
+        return RevisionGraph.merged(self.base_tip.graph, self.head.graph)
+
+    def revision_file(self, revision: str) -> RevisionFile | None:
+        return self.head.graph.by_id.get(revision)
+
+
+def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_files: list[str]) -> list[ProjectPlan]:
+    ini_paths = config.alembic_ini or find_ini_files(head_files)
+    if not ini_paths:
+        raise UsageError(
+            f"No alembic.ini found in {refs.head_ref} ({refs.head[:12]}).",
+            hint="migbot looks for alembic.ini files outside tests/, examples/ and virtualenvs. "
+            "If yours is elsewhere, set alembic-ini in [tool.migbot] (pyproject.toml or migbot.toml).",
+        )
+    missing = [p for p in ini_paths if p not in head_files]
+    if missing:
+        raise UsageError(f"alembic-ini in {config.source} names {', '.join(missing)}, which does not exist at head.")
+    base_files = set(repo.list_files(refs.merge_base))
+    tip_files = base_files if refs.base == refs.merge_base else set(repo.list_files(refs.base))
+    changes = repo.changes(refs.merge_base, refs.head)
+    plans = []
+    for ini in ini_paths:
+        settings = config.for_project(ini)
+        project = load_project(repo, refs.head, ini, head_files, settings.sys_path)
+        head = _tree(repo, refs.head, project, head_files)
+        merge_base = _tree_if_present(repo, refs.merge_base, ini, base_files, settings)
+        base_tip = merge_base if refs.base == refs.merge_base else _tree_if_present(repo, refs.base, ini, tip_files, settings)
+        plans.append(ProjectPlan(
+            project=project,
+            settings=settings,
+            merge_base=merge_base,
+            base_tip=base_tip,
+            head=head,
+            revision_changes=_revision_changes(merge_base, head),
+            changed_files=changes,
+        ))
+    return plans
+
+
+def _tree_if_present(repo: GitRepo, commit: str, ini: str, files: set[str], settings: ProjectSettings) -> TreeRevisions:
+    if ini not in files:
+        return TreeRevisions(commit, None)
+    file_list = sorted(files)
+    project = load_project(repo, commit, ini, file_list, settings.sys_path)
+    return _tree(repo, commit, project, file_list)
+
+
+def _tree(repo: GitRepo, commit: str, project: AlembicProject, files: list[str] | set[str]) -> TreeRevisions:
+    paths = sorted(p for p in files if project.owns(p))
+    contents = repo.read_files(commit, paths)
+    return TreeRevisions(commit, project, [parse_revision(p, contents[p]) for p in paths if p in contents])
+
+
+def _revision_changes(base: TreeRevisions, head: TreeRevisions) -> list[RevisionChange]:
+    changes: list[RevisionChange] = []
+    added = [f for p, f in head.by_path.items() if p not in base.by_path]
+    deleted = [f for p, f in base.by_path.items() if p not in head.by_path]
+    for path, new in head.by_path.items():
+        old = base.by_path.get(path)
+        if old is None or old.text_hash == new.text_hash:
+            continue
+        changes.append(RevisionChange("reformatted" if old.fingerprint == new.fingerprint else "modified", path, old, new))
+    # A file moved to another path is matched by its revision id.
+    deleted_by_id = {f.revision: f for f in deleted if f.revision}
+    for new in added:
+        old = deleted_by_id.pop(new.revision, None) if new.revision else None
+        if old is None:
+            changes.append(RevisionChange("added", new.path, None, new))
+        else:
+            deleted.remove(old)
+            changes.append(RevisionChange("reformatted" if old.fingerprint == new.fingerprint else "modified",
+                                          new.path, old, new))
+    changes += [RevisionChange("deleted", f.path, f, None) for f in deleted]
+    order = {"added": 0, "modified": 1, "deleted": 2, "reformatted": 3}
+    return sorted(changes, key=lambda c: (order[c.change], c.path))

@@ -1,0 +1,209 @@
+"""Assembling a project's report, including the Database Task Summary, from the
+plan, the live evidence and the check verdicts."""
+
+from __future__ import annotations
+
+from migbot.plan.changes import ProjectPlan
+from migbot.report.model import (
+    CheckResult, Drift, Heads, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, Step, TaskSummary, Timing,
+    Verification,
+)
+from migbot.run.client import StepOutcome
+from migbot.run.stairway import Evidence, Trip
+from migbot.snapshot.compare import SchemaDiff, compare
+
+MAX_CHANGE_LINES = 20
+STATUS_RANK = {"fail": 3, "warn": 2, "pass": 1, "skip": 0, "off": 0}
+
+
+def build_project_report(plan: ProjectPlan, ev: Evidence | None, checks: list[CheckResult], drift: Drift) -> ProjectReport:
+    ev = ev or Evidence(base_has_alembic=plan.merge_base.project is not None)
+    impact_diff = (compare(ev.base_snapshot, ev.head_snapshot)
+                   if ev.base_snapshot is not None and ev.head_snapshot is not None else None)
+    by_id = {c.id: c for c in checks}
+    summary = TaskSummary(
+        changes_made=_changes_made(plan, impact_diff),
+        files_modified=_files_modified(plan, ev),
+        migrations=_migrations(plan, ev, by_id),
+        schema_impact=_schema_impact(impact_diff),
+        verification=_verification(ev, by_id),
+    )
+    return ProjectReport(
+        name=plan.name,
+        alembic_ini=plan.project.ini_path,
+        result="fail" if any(c.status == "fail" for c in checks) else "pass",
+        base_has_alembic=ev.base_has_alembic,
+        heads=Heads(
+            merge_base=plan.merge_base.graph.heads(),
+            base_tip=plan.base_tip.graph.heads(),
+            head=plan.head.graph.heads(),
+            after_merge=plan.after_merge.heads(),
+            database_at_base=ev.base_heads,
+        ),
+        summary=summary,
+        checks=checks,
+        stairway=[_revision_run(plan, trip) for trip in ev.trips],
+        drift=drift,
+        timings=[Timing(step=label, seconds=seconds) for label, seconds in ev.timings],
+    )
+
+
+def _step(outcome: StepOutcome | None, skipped: str | None, diff: SchemaDiff | None = None) -> Step:
+    if skipped is not None:
+        return Step(status="skip", note=skipped)
+    if outcome is None:
+        return Step(status="skip", note="not run")
+    if not outcome.ok:
+        return Step(status="fail", seconds=round(outcome.seconds, 3), note=outcome.error.message.splitlines()[0][:200])
+    if diff is not None and not diff.empty:
+        return Step(status="fail", seconds=round(outcome.seconds, 3), note=f"{len(diff.changes)} schema differences")
+    return Step(status="pass", seconds=round(outcome.seconds, 3))
+
+
+def _revision_run(plan: ProjectPlan, trip: Trip) -> RevisionRun:
+    static = plan.revision_file(trip.revision)
+    restored_skip = trip.skipped.get("restored")
+    if restored_skip is None and trip.restored is None:
+        restored_skip = "not run"
+    restored = (Step(status="skip", note=restored_skip) if restored_skip is not None else
+                Step(status="fail", note=f"{len(trip.restored.changes)} schema differences") if not trip.restored.empty
+                else Step(status="pass"))
+    return RevisionRun(
+        revision=trip.revision,
+        file=static.path if static else None,
+        description=static.summary if static else "",
+        upgrade=_step(trip.upgrade, trip.skipped.get("upgrade")),
+        downgrade=_step(trip.downgrade, trip.skipped.get("downgrade")),
+        schema_restored=restored,
+        reupgrade=_step(trip.reupgrade, trip.skipped.get("reupgrade"), trip.reupgraded),
+    )
+
+
+def _changes_made(plan: ProjectPlan, diff: SchemaDiff | None) -> list[str]:
+    lines = []
+    verbs = {"added": "Adds", "modified": "Edits", "deleted": "Deletes", "reformatted": "Reformats"}
+    for change in plan.revision_changes:
+        rev = change.revision
+        what = f" ({rev.summary})" if change.change == "added" else ""
+        lines.append(f"{verbs[change.change]} migration `{rev.revision or change.path}`{what}")
+    if diff is not None:
+        schema_lines = [_sentence(c) for c in _headline_changes(diff)]
+        if len(schema_lines) > MAX_CHANGE_LINES:
+            schema_lines = schema_lines[:MAX_CHANGE_LINES] + [f"... and {len(schema_lines) - MAX_CHANGE_LINES} more schema changes"]
+        lines += schema_lines
+    return lines or ["No database changes"]
+
+
+def _headline_changes(diff: SchemaDiff) -> list:
+    """The schema differences worth a line: a new table stands for its own columns,
+    constraints and serial sequences (its indexes still get a line)."""
+    new_tables = _new_tables(diff)
+    owned_by_new = {
+        c.name for c in diff.of_kind("sequence", "added")
+        if (c.definition.get("owned_by") or "").rsplit(".", 1)[0] in new_tables
+    }
+    return [
+        c for c in diff.changes
+        if not (c.kind in ("column", "constraint", "trigger", "policy") and c.table in new_tables)
+        and c.name not in owned_by_new
+    ]
+
+
+def _new_tables(diff: SchemaDiff) -> set[str]:
+    return {c.name for c in diff.of_kind("table", "added")}
+
+
+def _sentence(change) -> str:
+    text = change.text
+    return text[0].upper() + text[1:]
+
+
+def _files_modified(plan: ProjectPlan, ev: Evidence) -> list[str]:
+    """Files the branch changed that shape the database: revisions, what env.py imports, seeds, config."""
+    relevant = set(ev.imported_files)
+    project_dir = plan.project.directory
+    out = []
+    labels = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "modified", "C": "copied"}
+    for change in plan.changed_files:
+        path = change.path
+        in_project = not project_dir or path.startswith(project_dir + "/")
+        interesting = (
+            plan.project.owns(path) or path in relevant or path == plan.project.ini_path
+            or path == plan.project.env_py or (in_project and "/seeds/" in f"/{path}")
+        )
+        if interesting:
+            out.append(f"{path} ({labels.get(change.status, change.status)})")
+    return out
+
+
+def _migrations(plan: ProjectPlan, ev: Evidence, checks: dict[str, CheckResult]) -> list[MigrationEntry]:
+    trips = {t.revision: t for t in ev.trips}
+    entries = []
+    for change in plan.revision_changes:
+        rev = change.revision
+        if change.change == "added":
+            status = _trip_status(trips.get(rev.revision or ""), checks)
+        elif change.change == "modified":
+            status = "edited after it was on the base branch"
+        elif change.change == "deleted":
+            status = "deleted from the base branch"
+        else:
+            status = "reformatted; code unchanged"
+        entries.append(MigrationEntry(file=change.path, revision=rev.revision, change=change.change,
+                                      description=rev.summary, status=status))
+    return entries
+
+
+def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
+    if trip is None:
+        skip = checks.get("upgrade")
+        return f"not run ({skip.summary})" if skip and skip.status == "skip" else "not run"
+    if trip.upgrade is None:
+        return f"not run ({trip.skipped.get('upgrade', 'skipped')})"
+    if not trip.upgrade.ok:
+        return "upgrade failed"
+    if trip.downgrade is None:
+        return f"upgrade passed; downgrade not run ({trip.skipped.get('downgrade', 'skipped')})"
+    if not trip.downgrade.ok:
+        return "upgrade passed; downgrade failed"
+    problems = []
+    if trip.restored is not None and not trip.restored.empty:
+        problems.append("downgrade leaves the schema changed")
+    if trip.reupgrade is not None and not trip.reupgrade.ok:
+        problems.append("second upgrade failed")
+    elif trip.reupgraded is not None and not trip.reupgraded.empty:
+        problems.append("second upgrade differs")
+    return "; ".join(problems) if problems else "applied, reverted and re-applied"
+
+
+def _schema_impact(diff: SchemaDiff | None) -> SchemaImpact:
+    if diff is None:
+        return SchemaImpact()
+    new_tables = sorted(_new_tables(diff))
+    dropped = sorted(c.name for c in diff.of_kind("table", "removed"))
+    touched = {c.table for c in diff.changes if c.table} | {c.name for c in diff.of_kind("table", "changed")}
+    modified = sorted(t for t in touched if t not in new_tables and t not in dropped)
+    return SchemaImpact(
+        new_tables=new_tables,
+        modified_tables=modified,
+        dropped_tables=dropped,
+        new_indexes=sorted(c.name for c in diff.of_kind("index", "added")),
+        changes=diff.changes,
+    )
+
+
+def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
+    def combine(ids: list[str]) -> str:
+        statuses = [checks[i].status for i in ids if i in checks]
+        if "fail" in statuses:
+            return "fail"
+        if not ev.new_revisions and ev.head_load is not None and ev.head_load.ok and not ev.live_skipped:
+            return "not applicable"
+        if all(s in ("skip", "off") for s in statuses):
+            return "skipped"
+        return "pass"
+
+    return Verification(
+        migration_up=combine(["upgrade", "reupgrade"]),
+        migration_down=combine(["downgrade", "downgrade-restores-schema", "reversible-downgrades", "roundtrip"]),
+    )

@@ -1,0 +1,80 @@
+"""The report as GitHub-flavoured Markdown (Jinja2), for PR comments and step summaries.
+
+Text that comes from the project (error messages, paths, SQL) is escaped for the
+context it lands in: table cells, inline code, HTML summaries, code blocks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from migbot.checks.catalog import BY_ID
+from migbot.report.model import Report
+
+ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
+         "not applicable": "➖", "not configured": "➖"}
+DOCS_URL = "https://github.com/migbot/migbot/blob/main/docs/checks.md"
+MARKER = "<!-- migbot:database-task-summary -->"
+
+
+def _escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(value: object) -> str:
+    """Plain text in Markdown: neutralise HTML and collapse to one line."""
+    return _escape_html(" ".join(str(value).split()))
+
+
+def _cell(value: object) -> str:
+    return _text(value).replace("|", "\\|")
+
+
+def _code(value: object) -> str:
+    text = " ".join(str(value).split())
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _inline(value: object) -> str:
+    """Our own sentences, which mark names with backticks: keep those, escape the rest."""
+    parts = re.split(r"(`[^`]*`)", " ".join(str(value).split()))
+    return "".join(p if p.startswith("`") and p.endswith("`") and len(p) > 1 else _escape_html(p)
+                   for p in parts).replace("|", "\\|")
+
+
+def _block(value: object) -> str:
+    text = str(value).rstrip()
+    fence = "`" * max(3, max((len(m) for m in re.findall(r"`{3,}", text)), default=0) + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("migbot.report", "templates"), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters.update(text=_text, cell=_cell, code=_code, inline=_inline, block=_block, plural=_plural)
+    env.globals.update(icons=ICONS, catalog=BY_ID, docs_url=DOCS_URL)
+    return env
+
+
+def render_markdown(report: Report, *, file_url: str | None = None, marker: str = MARKER) -> str:
+    """file_url: a format string with {path} and {line} to link files (the Action sets it)."""
+
+    def location(path: str | None, line: int | None = None) -> str:
+        if not path:
+            return ""
+        label = _code(f"{path}:{line}" if line else path)
+        if file_url:
+            return f"[{label}]({file_url.format(path=path, line=line or 1)})"
+        return label
+
+    env = _environment()
+    env.globals["location"] = location
+    return env.get_template("report.md.j2").render(report=report, marker=marker)

@@ -1,0 +1,164 @@
+"""The report: one pydantic model behind every output (terminal, Markdown, JSON, ...).
+
+Its JSON form is versioned (SCHEMA_VERSION) and described by
+schema/report.schema.json, which a test regenerates and compares.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from migbot.checks.catalog import Level
+from migbot.snapshot.compare import ObjectDiff
+
+SCHEMA_VERSION = 1
+
+Status = Literal["pass", "fail", "warn", "skip", "off"]
+StepStatus = Literal["pass", "fail", "skip"]
+
+
+class Finding(BaseModel):
+    """One concrete problem (or, for skips, the reason), where it is known."""
+
+    message: str
+    revision: str | None = None
+    file: str | None = None
+    line: int | None = None
+    details: list[str] = []
+
+
+class CheckResult(BaseModel):
+    id: str
+    title: str
+    status: Status
+    level: Level
+    summary: str = ""
+    findings: list[Finding] = []
+
+
+class Step(BaseModel):
+    status: StepStatus
+    seconds: float = 0.0
+    note: str = ""
+
+
+class RevisionRun(BaseModel):
+    """One revision's trip up the stairway: up, down, compare, up again, compare."""
+
+    revision: str
+    file: str | None = None
+    description: str = ""
+    upgrade: Step
+    downgrade: Step
+    schema_restored: Step
+    reupgrade: Step
+
+
+class MigrationEntry(BaseModel):
+    file: str
+    revision: str | None = None
+    change: Literal["added", "modified", "deleted", "reformatted"]
+    description: str
+    status: str
+
+
+class SchemaImpact(BaseModel):
+    new_tables: list[str] = []
+    modified_tables: list[str] = []
+    dropped_tables: list[str] = []
+    new_indexes: list[str] = []
+    changes: list[ObjectDiff] = Field(default=[], description="Every difference between the base and head schemas.")
+
+
+class Verification(BaseModel):
+    migration_up: Literal["pass", "fail", "skipped", "not applicable"]
+    migration_down: Literal["pass", "fail", "skipped", "not applicable"]
+    seed_data: Literal["pass", "fail", "not applicable", "not configured"] = "not configured"
+
+
+class TaskSummary(BaseModel):
+    """The "Database Task Summary" of the conventions documents."""
+
+    changes_made: list[str] = []
+    files_modified: list[str] = []
+    migrations: list[MigrationEntry] = []
+    schema_impact: SchemaImpact = SchemaImpact()
+    seed_data: str = "not configured"
+    verification: Verification
+
+
+class DriftItem(BaseModel):
+    kind: str
+    table: str | None = None
+    object: str | None = None
+    text: str
+    key: str
+
+
+class Drift(BaseModel):
+    checked: bool = False
+    note: str = ""
+    introduced: list[DriftItem] = []
+    fixed: list[DriftItem] = []
+    existing: list[DriftItem] = []
+
+
+class Heads(BaseModel):
+    merge_base: list[str] = []
+    base_tip: list[str] = []
+    head: list[str] = []
+    after_merge: list[str] = []
+    database_at_base: list[str] = Field(default=[], description="Read from alembic_version after building the base state.")
+
+
+class Timing(BaseModel):
+    step: str
+    seconds: float
+
+
+class ProjectReport(BaseModel):
+    name: str
+    alembic_ini: str
+    result: Literal["pass", "fail"]
+    base_has_alembic: bool = True
+    heads: Heads = Heads()
+    summary: TaskSummary
+    checks: list[CheckResult]
+    stairway: list[RevisionRun] = []
+    drift: Drift = Drift()
+    timings: list[Timing] = []
+
+
+class Counts(BaseModel):
+    passed: int = 0
+    failed: int = 0
+    warnings: int = 0
+    skipped: int = 0
+
+
+class Refs(BaseModel):
+    base_ref: str
+    base: str
+    merge_base: str
+    head_ref: str
+    head: str
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    migbot_version: str
+    result: Literal["pass", "fail"]
+    refs: Refs
+    database: str
+    started_at: datetime
+    seconds: float
+    projects: list[ProjectReport]
+    counts: Counts
+    notes: list[str] = []
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"

@@ -1,0 +1,137 @@
+"""The report for a developer's terminal, and progress while migbot runs.
+
+Colour only on a TTY (and never with NO_COLOR). Progress goes to stderr: a
+spinner on a TTY, plain timestamped lines otherwise (CI logs).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from migbot.checks.catalog import BY_ID
+from migbot.report.model import Report
+from migbot.run.context import Progress
+
+STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "skip": ("-", "dim"),
+          "off": ("·", "dim"), "skipped": ("-", "dim"), "not applicable": ("·", "dim"), "not configured": ("·", "dim")}
+
+
+def console_for(stream: IO[str]) -> Console:
+    console = Console(file=stream, highlight=False, emoji=False)
+    if not console.is_terminal:
+        # Logs and files: never hard-wrap lines at an imagined 80 columns.
+        console.soft_wrap = True
+    return console
+
+
+def _mark(status: str) -> str:
+    symbol, style = STYLES.get(status, ("?", ""))
+    return f"[{style}]{symbol}[/]"
+
+
+def render_terminal(report: Report, console: Console) -> None:
+    p = console.print
+    refs = report.refs
+    p(f"[bold]migbot {report.migbot_version}[/] · {escape(refs.head_ref)} ({refs.head[:7]}) into "
+      f"{escape(refs.base_ref)} ({refs.base[:7]}), merge-base {refs.merge_base[:7]}")
+    p(f"[dim]{escape(report.database)}[/]")
+    for project in report.projects:
+        s = project.summary
+        p()
+        p(f"[bold underline]Database Task Summary[/]" + ("" if project.name == "." else f" — {escape(project.name)}"))
+        _section(console, "Changes Made", s.changes_made)
+        _section(console, "Files Modified", s.files_modified or ["none"])
+        p("[bold]Migrations[/]")
+        if not s.migrations:
+            p("  none")
+        for m in s.migrations:
+            p(f"  {escape(m.file)}: {escape(m.description)}")
+            p(f"    [dim]status:[/] {escape(m.status)}")
+        impact = s.schema_impact
+        _section(console, "Schema Impact", [
+            f"New tables: {', '.join(impact.new_tables) or 'none'}",
+            f"Modified tables: {', '.join(impact.modified_tables) or 'none'}",
+            *([f"Dropped tables: {', '.join(impact.dropped_tables)}"] if impact.dropped_tables else []),
+            f"New indexes: {', '.join(impact.new_indexes) or 'none'}",
+        ])
+        _section(console, "Seed Data", [s.seed_data])
+        v = s.verification
+        p("[bold]Verification[/]")
+        for label, value in (("Migration up", v.migration_up), ("Migration down", v.migration_down),
+                             ("Seed data", v.seed_data)):
+            p(f"  {_mark(value)} {label}: {value}")
+        p()
+        p("[bold]Checks[/]")
+        width = max(len(c.id) for c in project.checks)
+        for c in project.checks:
+            summary = f" — {escape(c.summary)}" if c.summary else ""
+            status = "" if c.status == "pass" else f"[{STYLES[c.status][1]}]{c.status}[/] "
+            p(f"  {_mark(c.status)} {c.id.ljust(width)}  {status}{escape(c.title)}[dim]{summary}[/]")
+            if c.status in ("fail", "warn"):
+                for f in c.findings:
+                    where = f" [cyan]{escape(f.file)}{':' + str(f.line) if f.line else ''}[/]" if f.file else ""
+                    p(f"      • {escape(f.message)}{where}")
+                    for detail in f.details:
+                        for line in detail.splitlines()[-12:]:
+                            p(f"        [dim]{escape(line)}[/]")
+                p(f"      [dim]fix: {escape(BY_ID[c.id].fix)}[/]")
+        if project.drift.checked and (project.drift.existing or project.drift.fixed):
+            p(f"  [dim]model drift: {len(project.drift.existing)} already at base, "
+              f"{len(project.drift.fixed)} fixed by this branch[/]")
+    for note in report.notes:
+        p(f"[yellow]note:[/] {escape(note)}")
+    p()
+    c = report.counts
+    verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
+    p(f"{verdict} — {c.failed} failed, {c.warnings} warnings, {c.passed} passed, {c.skipped} skipped "
+      f"({report.seconds:.1f} s)")
+
+
+def _section(console: Console, title: str, lines: list[str]) -> None:
+    console.print(f"[bold]{title}[/]")
+    for line in lines:
+        console.print(f"  • {escape(line)}")
+
+
+class TerminalProgress(Progress):
+    """A spinner on a TTY; otherwise one line per step with elapsed seconds."""
+
+    def __init__(self, stream: IO[str] | None = None, enabled: bool = True):
+        self.stream = stream or sys.stderr
+        self.console = console_for(self.stream)
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._status: Status | None = None
+
+    def step(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.console.is_terminal:
+            if self._status is None:
+                self._status = self.console.status(escape(text))
+                self._status.start()
+            else:
+                self._status.update(escape(text))
+        else:
+            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {text}\n")
+            self.stream.flush()
+
+    def result(self, text: str, status: str, seconds: float | None = None) -> None:
+        if not self.enabled:
+            return
+        took = f" ({seconds:.2f} s)" if seconds is not None else ""
+        if self.console.is_terminal:
+            self.console.print(f"{_mark(status)} {escape(text)}{took}")
+        else:
+            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {text}{took}\n")
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None

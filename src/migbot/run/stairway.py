@@ -1,0 +1,358 @@
+"""The live run for one Alembic project: build the base state, walk the stairway,
+go round trip, and compare models with the database.
+
+1. Base state: the merge-base's own code runs `upgrade heads` (after the
+   configured bootstrap, if any) in a fresh database; its alembic_version gives
+   the base heads. That database becomes the template for everything after.
+2. Stairway: for each new revision, in order, with the head's code: upgrade and
+   snapshot; downgrade to the parent and compare with the snapshot from before
+   the upgrade; upgrade again and compare with the first snapshot.
+3. Round trip: from a fresh clone of the base, all new revisions up in one
+   command, down to the base heads, and up again.
+4. Drift: Alembic's compare_metadata at base (base code) and at head (head code).
+
+Nothing here judges: it gathers Evidence, and checks.live turns it into verdicts.
+Each step that fails is recorded, and what depends on it is skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migbot.config import MigbotConfig
+from migbot.discover.revisions import RevisionFile
+from migbot.plan.changes import ProjectPlan
+from migbot.plan.graph import RevisionGraph
+from migbot.run.client import StepOutcome, Worker
+from migbot.run.context import RunContext
+from migbot.snapshot.catalog import Snapshot, take_snapshot
+from migbot.snapshot.compare import SchemaDiff, compare
+
+
+@dataclass
+class Trip:
+    """One new revision's stairway step."""
+
+    revision: str
+    upgrade: StepOutcome | None = None
+    downgrade: StepOutcome | None = None
+    restored: SchemaDiff | None = None  # schema before upgrade vs after downgrade
+    reupgrade: StepOutcome | None = None
+    reupgraded: SchemaDiff | None = None  # schema after upgrade vs after the second upgrade
+    skipped: dict[str, str] = field(default_factory=dict)  # step -> reason
+
+
+@dataclass
+class RoundTrip:
+    up: StepOutcome | None = None
+    down: StepOutcome | None = None
+    down_diff: SchemaDiff | None = None  # base schema vs after going down
+    up_again: StepOutcome | None = None
+    up_diff: SchemaDiff | None = None  # head schema vs after going up again
+    skipped: str | None = None
+    down_target: str = ""
+
+
+@dataclass
+class Evidence:
+    base_has_alembic: bool = True
+    base_load: StepOutcome | None = None
+    base_bootstrap: StepOutcome | None = None
+    base_upgrade: StepOutcome | None = None
+    base_heads: list[str] = field(default_factory=list)
+    base_snapshot: Snapshot | None = None
+    base_drift: StepOutcome | None = None
+    head_load: StepOutcome | None = None
+    head_graph: RevisionGraph | None = None
+    new_revisions: list[str] = field(default_factory=list)
+    trips: list[Trip] = field(default_factory=list)
+    stairway_skipped: str | None = None
+    roundtrip: RoundTrip = field(default_factory=RoundTrip)
+    head_upgrade: StepOutcome | None = None
+    head_snapshot: Snapshot | None = None
+    head_heads: list[str] = field(default_factory=list)
+    head_drift: StepOutcome | None = None
+    live_skipped: str | None = None  # why nothing live ran past the base
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    imported_files: list[str] = field(default_factory=list)
+
+
+class ProjectRun:
+    def __init__(self, ctx: RunContext, plan: ProjectPlan, config: MigbotConfig, index: int):
+        self.ctx = ctx
+        self.plan = plan
+        self.config = config
+        self.ev = Evidence(base_has_alembic=plan.merge_base.project is not None)
+        self.role_base = f"p{index}_base"
+        self.role_head = f"p{index}_head"
+        self.version_table = ("alembic_version", None)
+        self.base_db = ""
+        self.head_db = ""
+        self.head_tree: Path | None = None
+
+    # --- helpers ----------------------------------------------------------------
+    def _timed(self, label: str, started: float) -> None:
+        self.ev.timings.append((label, round(time.monotonic() - started, 3)))
+
+    def _call(self, worker: Worker, tree: Path, cmd: str, **args) -> StepOutcome:
+        return self._localize(worker.request(cmd, **args), tree)
+
+    def _localize(self, outcome: StepOutcome, tree: Path) -> StepOutcome:
+        """Secrets out, worktree paths made repo-relative."""
+        outcome = self.ctx.redact.outcome(outcome)
+        err = outcome.error
+        if err and err.file:
+            try:
+                err.file = os.path.relpath(err.file, tree)
+            except ValueError:
+                pass
+            if err.file.startswith(".."):
+                err.file = None  # outside the repository: not worth pointing at
+        if err and err.traceback:
+            err.traceback = err.traceback.replace(str(tree) + os.sep, "")
+        return outcome
+
+    def snapshot(self, dbname: str) -> Snapshot:
+        with self.ctx.databases.connect(dbname) as conn:
+            return take_snapshot(conn, version_tables=(self.version_table[0],))
+
+    def db_heads(self, dbname: str) -> list[str]:
+        table, schema = self.version_table
+        qualified = f'"{schema}"."{table}"' if schema else f'"{table}"'
+        with self.ctx.databases.connect(dbname) as conn:
+            exists = conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()[0]
+            if exists is None:
+                return []
+            return sorted(row[0] for row in conn.execute(f"SELECT version_num FROM {qualified}"))
+
+    # --- the run --------------------------------------------------------------------
+    def run(self) -> Evidence:
+        ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
+        started = time.monotonic()
+        progress.step(f"{plan.name}: checking out trees")
+        self.head_tree = ctx.tree(plan.head.commit)
+        base_tree = ctx.tree(plan.merge_base.commit) if self.ev.base_has_alembic else None
+        self.base_db = ctx.databases.create(self.role_base)
+        self.head_db = ctx.databases.create(self.role_head)
+        self._timed("check out trees, create databases", started)
+
+        head = ctx.worker(role="head", project=plan.project, settings=plan.settings, tree=self.head_tree,
+                          dbname=self.head_db)
+        # The head tree imports the app while the base state is being built.
+        head_started = time.monotonic()
+        early = head.submit("load")
+        if base_tree is not None:
+            self._build_base(base_tree)
+        else:
+            self.ev.base_snapshot = self.snapshot(self.base_db)
+        progress.step(f"{plan.name}: loading env.py and models at head")
+        self.ev.head_load = self._localize(early if early is not None else head.collect(), self.head_tree)
+        self._timed("head: load env.py and models", head_started)
+        if not self.ev.head_load.ok:
+            self.ev.live_skipped = "env.py or the models failed to load at head"
+            head.stop()
+            return self.ev
+        info = self.ev.head_load.result
+        self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
+        self.ev.imported_files = info.get("imported_files", [])
+        self.ev.head_graph = _live_graph(info["revisions"], self.head_tree)
+        if self.ev.base_snapshot is None:
+            self.ev.live_skipped = "the base state could not be built"
+            head.stop()
+            return self.ev
+        try:
+            self._stairway(head)
+            self._roundtrip(head)
+            self._head_state(head)
+        finally:
+            head.stop()
+        return self.ev
+
+    def _build_base(self, tree: Path) -> None:
+        ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
+        base = ctx.worker(role="base", project=plan.merge_base.project, settings=plan.settings, tree=tree,
+                          dbname=self.base_db)
+        try:
+            started = time.monotonic()
+            progress.step(f"{plan.name}: loading env.py and models at base")
+            self.ev.base_load = self._call(base, tree, "load")
+            self._timed("base: load env.py and models", started)
+            if not self.ev.base_load.ok:
+                return
+            info = self.ev.base_load.result
+            self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
+            started = time.monotonic()
+            if plan.settings.bootstrap:
+                progress.step(f"{plan.name}: base: running the bootstrap command")
+                self.ev.base_bootstrap = self._call(base, tree, "shell", command=plan.settings.bootstrap)
+                if not self.ev.base_bootstrap.ok:
+                    return
+            progress.step(f"{plan.name}: base: alembic upgrade heads")
+            self.ev.base_upgrade = self._call(base, tree, "upgrade", target="heads")
+            self._timed("base: build the base state", started)
+            if not self.ev.base_upgrade.ok:
+                return
+            self.ev.base_heads = self.db_heads(self.base_db)
+            self.ev.base_snapshot = self.snapshot(self.base_db)
+            started = time.monotonic()
+            self.ev.base_drift = self._call(base, tree, "drift")
+            self._timed("base: compare models with the database", started)
+        finally:
+            base.stop()
+
+    def _reset_head(self) -> None:
+        self.ctx.databases.create(self.role_head, template=self.base_db)
+
+    def _stairway(self, head: Worker) -> None:
+        ev, plan, progress = self.ev, self.plan, self.ctx.progress
+        graph = ev.head_graph
+        known = set(ev.base_heads)
+        for missing in sorted(known - graph.ids):
+            ev.stairway_skipped = (f"the base database is at revision {missing}, which the head branch "
+                                   "no longer has")
+        applied = set(known)
+        for rev in known & graph.ids:
+            applied |= graph.ancestors(rev)
+        ev.new_revisions = graph.topological(graph.ids - applied)
+        started = time.monotonic()
+        self._reset_head()
+        current = ev.base_snapshot
+        stop_reason = ev.stairway_skipped
+        for rev in ev.new_revisions:
+            trip = Trip(rev)
+            ev.trips.append(trip)
+            if stop_reason:
+                trip.skipped = dict.fromkeys(("upgrade", "downgrade", "restored", "reupgrade"), stop_reason)
+                continue
+            progress.step(f"{plan.name}: {rev}: upgrade")
+            trip.upgrade = self._call(head, self.head_tree, "upgrade", target=rev)
+            if not trip.upgrade.ok:
+                trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), "the upgrade failed")
+                stop_reason = f"revision {rev} failed to upgrade"
+                continue
+            after_up = self.snapshot(self.head_db)
+            static = plan.revision_file(rev)
+            if static is not None and static.irreversible:
+                reason = _irreversible_reason(static)
+                allowed = self.config.allowed_irreversible(rev)
+                if allowed:
+                    reason += f" (allowed: {allowed.reason})"
+                trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), reason)
+                current = after_up
+                continue
+            progress.step(f"{plan.name}: {rev}: downgrade")
+            trip.downgrade = self._call(head, self.head_tree, "downgrade", target=_one_step_down(graph, rev))
+            if not trip.downgrade.ok:
+                trip.skipped = dict.fromkeys(("restored", "reupgrade"), "the downgrade failed")
+                current, stop_reason = self._recover(head, rev, after_up)
+                continue
+            trip.restored = compare(current, self.snapshot(self.head_db))
+            progress.step(f"{plan.name}: {rev}: upgrade again")
+            trip.reupgrade = self._call(head, self.head_tree, "upgrade", target=rev)
+            if not trip.reupgrade.ok:
+                current, stop_reason = self._recover(head, rev, None)
+                continue
+            after_reup = self.snapshot(self.head_db)
+            trip.reupgraded = compare(after_up, after_reup)
+            current = after_reup
+        self._timed("head: stairway (up, down, up per revision)", started)
+
+    def _recover(self, head: Worker, rev: str, expected: Snapshot | None) -> tuple[Snapshot | None, str | None]:
+        """Put the head database at `rev` again after a failed step, so the stairway can go on."""
+        if expected is not None and rev in self.db_heads(self.head_db):
+            now = self.snapshot(self.head_db)
+            if not compare(expected, now).changes:
+                return now, None  # the failed step rolled back cleanly
+        self._reset_head()
+        rebuilt = self._call(head, self.head_tree, "upgrade", target=rev)
+        if not rebuilt.ok:
+            return None, f"the database could not be rebuilt at {rev} after a failed step"
+        return self.snapshot(self.head_db), None
+
+    def _roundtrip(self, head: Worker) -> None:
+        ev, rt, progress = self.ev, self.ev.roundtrip, self.ctx.progress
+        if not ev.new_revisions:
+            rt.skipped = "the branch adds no revisions"
+            return
+        failed = [t.revision for t in ev.trips if t.upgrade is None or not t.upgrade.ok]
+        if failed or ev.stairway_skipped:
+            rt.skipped = ev.stairway_skipped or f"revision {failed[0]} does not upgrade"
+            return
+        irreversible = [r for r in ev.new_revisions if (f := self.plan.revision_file(r)) and f.irreversible]
+        if irreversible:
+            rt.skipped = f"revision {irreversible[0]} has no downgrade"
+            return
+        if len(ev.base_heads) > 1:
+            rt.skipped = "the base has several heads; migbot cannot name one revision to go down to"
+            return
+        started = time.monotonic()
+        self._reset_head()
+        progress.step(f"{self.plan.name}: round trip: upgrade heads")
+        rt.up = self._call(head, self.head_tree, "upgrade", target="heads")
+        if not rt.up.ok:
+            return
+        at_head = self.snapshot(self.head_db)
+        rt.down_target = ev.base_heads[0] if ev.base_heads else "base"
+        progress.step(f"{self.plan.name}: round trip: downgrade {rt.down_target}")
+        rt.down = self._call(head, self.head_tree, "downgrade", target=rt.down_target)
+        if rt.down.ok:
+            rt.down_diff = compare(ev.base_snapshot, self.snapshot(self.head_db))
+            progress.step(f"{self.plan.name}: round trip: upgrade heads again")
+            rt.up_again = self._call(head, self.head_tree, "upgrade", target="heads")
+            if rt.up_again.ok:
+                rt.up_diff = compare(at_head, self.snapshot(self.head_db))
+        self._timed("head: round trip (base → head → base → head)", started)
+
+    def _head_state(self, head: Worker) -> None:
+        """Bring the head database to heads (if it is not already) and compare models."""
+        ev = self.ev
+        started = time.monotonic()
+        rt = ev.roundtrip
+        at_heads = rt.up_again is not None and rt.up_again.ok and rt.up_diff is not None
+        if not at_heads:
+            if any(t.upgrade is not None and not t.upgrade.ok for t in ev.trips) or ev.stairway_skipped:
+                return  # the branch's migrations do not reach head; drift is skipped
+            if rt.up is not None or any(t.reupgrade is not None and not t.reupgrade.ok for t in ev.trips):
+                self._reset_head()
+            ev.head_upgrade = self._call(head, self.head_tree, "upgrade", target="heads")
+            if not ev.head_upgrade.ok:
+                return
+        ev.head_heads = self.db_heads(self.head_db)
+        ev.head_snapshot = self.snapshot(self.head_db)
+        self.ctx.progress.step(f"{self.plan.name}: comparing models with the database at head")
+        ev.head_drift = self._call(head, self.head_tree, "drift")
+        self._timed("head: compare models with the database", started)
+
+
+def _irreversible_reason(rev: RevisionFile) -> str:
+    return {
+        "empty": "its downgrade() is empty",
+        "not-implemented": "its downgrade() raises NotImplementedError",
+        "missing": "it has no downgrade()",
+    }.get(rev.downgrade, "its downgrade is irreversible")
+
+
+def _one_step_down(graph: RevisionGraph, revision: str) -> str:
+    """The downgrade target that undoes exactly `revision`.
+
+    `rev@-1` is exact for linear, sibling and root revisions (plain `rev-1` on a
+    root revision unwinds every branch); on a merge revision it is ambiguous,
+    and going down to one parent removes just the merge point.
+    """
+    parents = graph.by_id[revision].down_revisions if revision in graph.by_id else ()
+    return parents[0] if len(parents) > 1 else f"{revision}@-1"
+
+
+def _live_graph(revisions: list[dict], tree: Path) -> RevisionGraph:
+    files = []
+    for rev in revisions:
+        try:
+            path = os.path.relpath(rev["path"], tree)
+        except ValueError:
+            path = rev["path"]
+        files.append(RevisionFile(path=path, revision=rev["revision"], down_revisions=tuple(rev["down_revisions"]),
+                                  message=rev.get("doc", "")))
+    return RevisionGraph(files)
