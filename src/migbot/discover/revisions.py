@@ -155,6 +155,14 @@ def _arg(call: ast.Call, index: int, keyword: str) -> ast.expr | None:
     return call.args[index] if len(call.args) > index else None
 
 
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
 def _column_name(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Call) and node.args:
         return _literal(node.args[0])
@@ -226,7 +234,7 @@ def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) ->
         return f"drop constraint `{lit(0, 'constraint_name')}` on `{table(1) if batch_table is None else batch_table}`"
     if name == "execute":
         sql = _literal(_arg(call, 0, "sqltext"))
-        return f"run SQL `{' '.join(sql.split())[:60]}`" if sql else "run SQL"
+        return f"run SQL `{_shorten(sql, 60)}`" if sql else "run SQL"
     if name == "bulk_insert":
         return "insert rows"
     if name in ("f", "get_bind", "get_context", "batch_alter_table", "inline_literal", "invoke"):

@@ -70,7 +70,8 @@ def render_terminal(report: Report, console: Console) -> None:
         p("[bold]Checks[/]")
         width = max(len(c.id) for c in project.checks)
         for c in project.checks:
-            summary = f" — {escape(c.summary)}" if c.summary else ""
+            # A failed check's findings say it all; its summary would repeat the first one.
+            summary = f" — {escape(c.summary)}" if c.summary and c.status not in ("fail", "warn") else ""
             status = "" if c.status == "pass" else f"[{STYLES[c.status][1]}]{c.status}[/] "
             p(f"  {_mark(c.status)} {c.id.ljust(width)}  {status}{escape(c.title)}[dim]{summary}[/]")
             if c.status in ("fail", "warn"):

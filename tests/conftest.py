@@ -1,0 +1,196 @@
+"""Test helpers: git histories built from the fixture project, and the real CLI.
+
+Every end-to-end test builds a repository in a temp dir (base commits on main,
+then a PR branch) and runs `python -m migbot verify` in a subprocess, exactly as
+a user would, against the throwaway PostgreSQL migbot starts itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    report: dict | None
+
+    def check(self, check_id: str, project: int = 0) -> dict:
+        assert self.report is not None, f"no report; exit {self.exit_code}\nstderr:\n{self.stderr}"
+        for check in self.report["projects"][project]["checks"]:
+            if check["id"] == check_id:
+                return check
+        raise AssertionError(f"no check {check_id}")
+
+    def status(self, check_id: str, project: int = 0) -> str:
+        return self.check(check_id, project)["status"]
+
+    def failed(self, project: int = 0) -> list[str]:
+        assert self.report is not None, self.stderr
+        return [c["id"] for c in self.report["projects"][project]["checks"] if c["status"] == "fail"]
+
+    @property
+    def project(self) -> dict:
+        assert self.report is not None, self.stderr
+        return self.report["projects"][0]
+
+
+class Repo:
+    """A git repository under test, built from a fixture project."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
+                                env={**os.environ, **GIT_ENV})
+        assert result.returncode == 0, f"git {args}: {result.stderr}"
+        return result.stdout.strip()
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    def read(self, rel: str) -> str:
+        return (self.path / rel).read_text()
+
+    def replace(self, rel: str, old: str, new: str) -> None:
+        text = self.read(rel)
+        assert old in text, f"{old!r} not in {rel}"
+        (self.path / rel).write_text(text.replace(old, new))
+
+    def remove(self, rel: str) -> None:
+        (self.path / rel).unlink()
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def branch(self, name: str, start: str | None = None) -> None:
+        self.git("checkout", "-q", "-b", name, *([start] if start else []))
+
+    def checkout(self, name: str) -> None:
+        self.git("checkout", "-q", name)
+
+    def revision(self, rev: str, down: str | None, upgrade: str, downgrade: str, *, doc: str | None = None,
+                 versions: str = "alembic/versions", imports: str = "") -> Path:
+        """Write a revision file; upgrade/downgrade are function bodies."""
+        body = [
+            f'"""{doc or "revision " + rev}\n\nRevision ID: {rev}\nRevises: {down or ""}\n"""',
+            "import sqlalchemy as sa",
+            "from alembic import op",
+            "from sqlalchemy.dialects import postgresql",
+            imports,
+            "",
+            f"revision = {rev!r}",
+            f"down_revision = {down!r}",
+            "branch_labels = None",
+            "depends_on = None",
+            "",
+            "",
+            "def upgrade() -> None:",
+            textwrap.indent(textwrap.dedent(upgrade).strip("\n") or "pass", "    "),
+            "",
+            "",
+            "def downgrade() -> None:",
+            textwrap.indent(textwrap.dedent(downgrade).strip("\n") or "pass", "    "),
+            "",
+        ]
+        return self.write(f"{versions}/{rev}.py", "\n".join(body))
+
+    def verify(self, *args: str, env: dict | None = None, timeout: float = 300) -> Result:
+        return run_migbot("verify", "--repo", str(self.path), "--base", "main", *args, env=env, timeout=timeout)
+
+
+def leftovers(tmpdir: Path) -> list[str]:
+    """Files in migbot's TMPDIR, and processes running from or pointing into it."""
+    found = [f"file {p}" for p in tmpdir.iterdir()] if tmpdir.exists() else []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(tmpdir)) or str(tmpdir) in cmdline:
+            found.append(f"process {proc.name}: {cmdline.strip()}")
+    return found
+
+
+def run_migbot(*args: str, env: dict | None = None, timeout: float = 300, json_report: bool = True,
+               check_leftovers: bool = True) -> Result:
+    """Run the CLI with a private TMPDIR, and assert it leaves nothing behind there."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="migbot-test-tmp-"))
+    os.chmod(tmpdir, 0o755)
+    env = {"TMPDIR": str(tmpdir), **(env or {})}
+    report_path = None
+    argv = [sys.executable, "-m", "migbot", *args]
+    if json_report and args and args[0] == "verify" and "--format" not in args:
+        handle, name = tempfile.mkstemp(prefix="migbot-test-report-", suffix=".json")
+        os.close(handle)
+        os.unlink(name)  # migbot writes it; its absence means no report was written
+        report_path = Path(name)
+        argv += ["--format", "json", "--output", name]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env})
+    report = None
+    if report_path is not None and report_path.exists():
+        report = json.loads(report_path.read_text())
+        report_path.unlink()
+    if check_leftovers:
+        left = leftovers(tmpdir)
+        assert not left, f"migbot left things behind: {left}"
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    return Result(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+def line_of(path: Path, text: str) -> int:
+    """1-based number of the first line of `path` containing `text`."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def make_repo(path: Path, fixture: str = "service") -> Repo:
+    shutil.copytree(FIXTURES / fixture, path, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = Repo(path)
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("base")
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    """The fixture service at main (revisions 0001, 0002), checked out on a new branch `feature`."""
+    r = make_repo(tmp_path / "service")
+    r.branch("feature")
+    return r
+
+
+@pytest.fixture
+def async_repo(tmp_path: Path) -> Repo:
+    r = make_repo(tmp_path / "service", fixture="service_async")
+    r.branch("feature")
+    return r

@@ -1,0 +1,343 @@
+"""Branches that must fail, each caught by the check that claims to catch it,
+with the revision, file and line where migbot can know them."""
+
+from __future__ import annotations
+
+from conftest import Repo, line_of
+from test_verify_passes import add_orders
+
+ENUM_UPGRADE = """
+    op.create_table(
+        "user_flags",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("status", sa.Enum("active", "disabled", name="user_status"), nullable=False),
+    )
+"""
+
+
+def test_pass_downgrade_is_irreversible(repo: Repo) -> None:
+    path = repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', "pass")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    check = result.check("reversible-downgrades")
+    assert check["status"] == "fail"
+    [finding] = check["findings"]
+    assert finding["file"] == "alembic/versions/0003.py"
+    assert finding["line"] == line_of(path, "def downgrade()")
+    assert "downgrade() is empty" in finding["message"]
+    # The live down steps are skipped with the reason, not run into a cascade of failures.
+    assert result.status("downgrade") == "skip"
+    assert result.status("roundtrip") == "skip"
+    assert "has no downgrade" in result.check("roundtrip")["summary"]
+    assert result.project["summary"]["verification"]["migration_down"] == "fail"
+
+
+def test_irreversible_downgrade_allowed_by_config_with_reason(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.execute("UPDATE users SET full_name = upper(full_name)")',
+                  'raise NotImplementedError("lossy")')
+    repo.write("pyproject.toml", """
+        [tool.migbot]
+        allow-irreversible = [{revision = "0003", reason = "upper-casing cannot be undone"}]
+    """)
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 0, result.failed()
+    check = result.check("reversible-downgrades")
+    assert check["status"] == "pass"
+    assert "0003 (upper-casing cannot be undone)" in check["summary"]
+    assert "allowed: upper-casing cannot be undone" in result.project["stairway"][0]["downgrade"]["note"]
+
+
+def test_downgrade_that_raises(repo: Repo) -> None:
+    path = repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))',
+                         'op.drop_column("users", "agee")')
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert result.failed() == ["downgrade", "roundtrip"]
+    [finding] = result.check("downgrade")["findings"]
+    assert finding["revision"] == "0003"
+    assert finding["file"] == "alembic/versions/0003.py"
+    assert finding["line"] == line_of(path, '"agee"')
+    assert 'column "agee" of relation "users" does not exist' in finding["message"]
+    assert result.project["stairway"][0]["reupgrade"]["status"] == "skip"  # not "pass"
+    assert result.project["stairway"][0]["schema_restored"]["note"] == "the downgrade failed"
+
+
+def test_downgrade_leaving_an_enum_type_behind(repo: Repo) -> None:
+    # The classic: create_table creates the enum type, drop_table leaves it behind.
+    repo.revision("0003", "0002", ENUM_UPGRADE, 'op.drop_table("user_flags")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    restore = result.check("downgrade-restores-schema")
+    assert restore["status"] == "fail"
+    [finding] = restore["findings"]
+    assert finding["revision"] == "0003"
+    assert any("enum type `public.user_status` added ('active', 'disabled')" in d for d in finding["details"])
+    # ...and that leftover is exactly what breaks the second upgrade.
+    reup = result.check("reupgrade")
+    assert reup["status"] == "fail"
+    assert 'type "user_status" already exists' in reup["findings"][0]["message"]
+
+
+def test_downgrade_dropping_a_column_an_earlier_revision_created(repo: Repo) -> None:
+    repo.replace("app/models/user.py", "full_name:", "nickname: Mapped[str | None] = mapped_column(String(50))\n    full_name:")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("nickname", sa.String(50)))',
+                  'op.drop_column("users", "nickname")\nop.drop_column("users", "full_name")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("downgrade-restores-schema")["findings"]
+    assert "column `public.users.full_name` removed (character varying(100) NULL)" in finding["details"]
+    # Up, down and up again all "succeed": only the schema comparison sees the loss.
+    assert result.status("downgrade") == "pass"
+    assert result.status("upgrade") == "pass"
+
+
+def test_two_heads(repo: Repo) -> None:
+    repo.revision("0003a", "0002", 'op.add_column("users", sa.Column("a", sa.Integer()))', 'op.drop_column("users", "a")')
+    repo.revision("0003b", "0002", 'op.add_column("users", sa.Column("b", sa.Integer()))', 'op.drop_column("users", "b")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    check = result.check("single-head")
+    assert check["status"] == "fail"
+    assert "2 heads (0003a, 0003b)" in check["summary"]
+    assert {f["file"] for f in check["findings"]} == {"alembic/versions/0003a.py", "alembic/versions/0003b.py"}
+    # Both branches are still walked, each up, down and up.
+    assert [r["revision"] for r in result.project["stairway"]] == ["0003a", "0003b"]
+    assert all(r["reupgrade"]["status"] == "pass" for r in result.project["stairway"])
+
+
+def test_branch_behind_base_creates_a_second_head_after_merge(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', 'op.drop_column("users", "age")')
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit("feature revision")
+    repo.checkout("main")  # main moves on after the branch was cut
+    repo.revision("0003main", "0002", 'op.create_index("ix_users_full_name", "users", ["full_name"])',
+                  'op.drop_index("ix_users_full_name", table_name="users")')
+    repo.commit("main revision")
+    repo.checkout("feature")
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert result.failed() == ["single-head-after-merge"]  # the branch alone is fine
+    check = result.check("single-head-after-merge")
+    assert "would leave 2 heads (0003, 0003main)" in check["summary"]
+    assert result.project["heads"]["after_merge"] == ["0003", "0003main"]
+    assert result.project["heads"]["head"] == ["0003"]
+
+
+def test_edited_base_migration(repo: Repo) -> None:
+    repo.replace("alembic/versions/0002_add_user_full_name.py", "length=100", "length=120")
+    repo.commit("edit an applied migration")
+    result = repo.verify()
+    assert result.exit_code == 1
+    check = result.check("base-migrations-unchanged")
+    [finding] = check["findings"]
+    assert finding["file"] == "alembic/versions/0002_add_user_full_name.py"
+    assert finding["revision"] == "0002"
+    assert "was edited" in finding["message"]
+    assert result.project["summary"]["migrations"][0]["status"] == "edited after it was on the base branch"
+
+
+def test_reformatting_a_base_migration_is_not_an_edit(repo: Repo) -> None:
+    repo.replace("alembic/versions/0002_add_user_full_name.py", '"""add users.full_name',
+                 '"""Add users.full_name (docstring reworded)')
+    repo.replace("alembic/versions/0002_add_user_full_name.py", "def upgrade() -> None:",
+                 "# a comment\ndef upgrade() -> None:")
+    repo.commit("cosmetic")
+    result = repo.verify()
+    assert result.exit_code == 0, result.failed()
+    assert "1 reformatted without code changes" in result.check("base-migrations-unchanged")["summary"]
+
+
+def test_drift_introduced(repo: Repo) -> None:
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit("model change without a migration")
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert result.failed() == ["model-drift"]
+    drift = result.project["drift"]
+    assert [d["text"] for d in drift["introduced"]] == [
+        "column `users.age` (INTEGER) is in the models but not in the database"]
+    assert drift["existing"] == []
+
+
+def test_drift_already_at_base_passes(tmp_path) -> None:
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / "svc")
+    repo.checkout("main")
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit("main already drifts")
+    repo.branch("feature")
+    add_orders(repo)
+    result = repo.verify()
+    assert result.exit_code == 0, result.failed()
+    drift = result.project["drift"]
+    assert drift["introduced"] == []
+    assert [d["text"] for d in drift["existing"]] == [
+        "column `users.age` (INTEGER) is in the models but not in the database"]
+    assert "1 already at base" in result.check("model-drift")["summary"]
+
+
+def test_drift_fixed_by_the_branch(tmp_path) -> None:
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / "svc")
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit("main already drifts")
+    repo.branch("feature")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', 'op.drop_column("users", "age")')
+    repo.commit("fix the drift")
+    result = repo.verify()
+    assert result.exit_code == 0, result.failed()
+    assert len(result.project["drift"]["fixed"]) == 1
+    assert "1 fixed by this branch" in result.check("model-drift")["summary"]
+
+
+def test_migration_that_raises(repo: Repo) -> None:
+    path = repo.revision("0003", "0002", 'op.execute("SELECT 1")\nop.add_column("nope", sa.Column("x", sa.Integer()))',
+                         'op.drop_column("nope", "x")')
+    repo.revision("0004", "0003", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("upgrade")["findings"]
+    assert finding["revision"] == "0003"
+    assert (finding["file"], finding["line"]) == ("alembic/versions/0003.py", line_of(path, 'op.add_column("nope"'))
+    assert 'relation "nope" does not exist' in finding["message"]
+    assert "(1 later revision not tried)" in result.check("upgrade")["summary"]
+    stair = {r["revision"]: r for r in result.project["stairway"]}
+    assert stair["0004"]["upgrade"] == {"status": "skip", "seconds": 0.0, "note": "revision 0003 failed to upgrade"}
+    assert result.status("model-drift") == "skip"
+    assert result.project["summary"]["verification"]["migration_up"] == "fail"
+
+
+def test_syntax_error_in_a_revision(repo: Repo) -> None:
+    repo.write("alembic/versions/0003.py", '''
+        """broken"""
+        from alembic import op
+
+        revision = "0003"
+        down_revision = "0002"
+
+        def upgrade() -> None:
+            op.execute("SELECT 1"
+        def downgrade() -> None:
+            pass
+    ''')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("revision-syntax")["findings"]
+    assert finding["file"] == "alembic/versions/0003.py"
+    assert finding["line"] == 8
+    env = result.check("env-loads")
+    assert env["status"] == "fail"
+    assert env["findings"][0]["file"] == "alembic/versions/0003.py"
+    assert result.status("upgrade") == "skip"
+
+
+def test_env_py_import_error(repo: Repo) -> None:
+    repo.replace("alembic/env.py", "from app.models import Base", "from app.models import Base\nfrom app.models.missing import Thing")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("env-loads")["findings"]
+    assert (finding["file"], finding["line"]) == ("alembic/env.py", 8)
+    assert "ModuleNotFoundError: No module named 'app.models.missing'" in finding["message"]
+    assert result.status("base-builds") == "pass"
+    for check_id in ("upgrade", "downgrade", "roundtrip", "model-drift"):
+        assert result.status(check_id) == "skip"
+
+
+def test_hanging_migration_is_stopped_by_the_timeout(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'import time\ntime.sleep(600)', "pass")
+    repo.revision("0004", "0003", 'op.execute("SELECT pg_sleep(600)")', 'op.execute("SELECT 1")')
+    repo.commit()
+    result = repo.verify("--timeout", "3")  # run_migbot also asserts no process or temp dir outlives it
+    assert result.exit_code == 1
+    [finding] = result.check("upgrade")["findings"]
+    assert finding["revision"] == "0003"
+    assert "did not finish within 3 s" in finding["message"]
+    assert result.report["seconds"] < 60
+
+
+def test_sql_that_hangs_hits_statement_timeout(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.execute("SELECT pg_sleep(600)")', 'op.execute("SELECT 1")')
+    repo.commit()
+    result = repo.verify("--timeout", "3")
+    assert result.exit_code == 1
+    [finding] = result.check("upgrade")["findings"]
+    assert "statement timeout" in finding["message"] or "did not finish within 3 s" in finding["message"]
+
+
+def test_roundtrip_catches_what_only_shows_when_revisions_run_together(repo: Repo) -> None:
+    # ALTER TYPE ... ADD VALUE may not be used in the transaction that added it: one
+    # revision at a time works, `upgrade head` over both in one transaction does not.
+    repo.revision("0003", "0002", """
+        status = postgresql.ENUM("active", "disabled", name="user_status")
+        status.create(op.get_bind())
+        op.add_column("users", sa.Column("status", status, nullable=True))
+    """, 'op.drop_column("users", "status")\nop.execute("DROP TYPE user_status")')
+    repo.replace("app/models/user.py", "full_name:", "status = mapped_column(Enum('active', 'disabled', 'banned', name='user_status'))\n    full_name:")
+    repo.replace("app/models/user.py", "from sqlalchemy import String", "from sqlalchemy import Enum, String")
+    repo.revision("0004", "0003", """op.execute("ALTER TYPE user_status ADD VALUE 'banned'")""", """
+        op.execute("ALTER TYPE user_status RENAME TO user_status_old")
+        op.execute("CREATE TYPE user_status AS ENUM ('active', 'disabled')")
+        op.execute("ALTER TABLE users ALTER COLUMN status TYPE user_status USING status::text::user_status")
+        op.execute("DROP TYPE user_status_old")
+    """)
+    repo.revision("0005", "0004", """op.execute("UPDATE users SET status = 'banned' WHERE email LIKE '%spam%'")""",
+                  """op.execute("UPDATE users SET status = NULL WHERE status = 'banned'")""")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert result.failed() == ["roundtrip"], [(c["id"], c["summary"]) for c in result.project["checks"]]
+    [finding] = result.check("roundtrip")["findings"]
+    assert 'unsafe use of new value "banned"' in finding["message"]
+
+
+def test_duplicate_revision_ids(repo: Repo) -> None:
+    first = repo.revision("0003", "0002", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    first.rename(first.with_name("0003_copy.py"))
+    repo.revision("0003", "0002", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    check = result.check("unique-revision-ids")
+    assert check["status"] == "fail"
+    assert "revision id 0003 is declared by 2 files" in check["findings"][0]["message"]
+
+
+def test_missing_down_revision(repo: Repo) -> None:
+    path = repo.revision("0003", "0002x", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("down-revisions-exist")["findings"]
+    assert (finding["file"], finding["line"]) == ("alembic/versions/0003.py", line_of(path, "down_revision ="))
+    assert "down_revision '0002x' is not the id of any revision" in finding["message"]
+    assert result.status("env-loads") == "fail"  # Alembic cannot build the graph either
+
+
+def test_broken_base_is_reported_not_blamed_on_the_branch(tmp_path) -> None:
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / "svc")
+    repo.revision("0003", "0002", 'op.execute("SELECT * FROM no_such_table")', 'op.execute("SELECT 1")')
+    repo.commit("main is broken")
+    repo.branch("feature")
+    repo.write("README.md", "x\n")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("base-builds")["findings"]
+    assert finding["file"] == "alembic/versions/0003.py"
+    assert 'relation "no_such_table" does not exist' in finding["message"]
+    assert result.status("upgrade") == "skip"
+    assert result.check("upgrade")["summary"] == "the base state could not be built"
