@@ -159,8 +159,8 @@ def _signals_held():
 
 def sweep_stale_workdirs() -> None:
     """Remove temp dirs of earlier runs that were killed outright (SIGKILL leaves them)."""
-    tmp = Path(tempfile.gettempdir())
-    for path in tmp.glob("migbot-*"):
+    roots = {Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")}
+    for path in (p for root in roots if root.is_dir() for p in root.glob("migbot-*")):
         pid_file = path / "pid"
         try:
             pid = int(pid_file.read_text())

@@ -139,8 +139,12 @@ def start_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawaySe
     version = _server_version(bindir)
     timings: dict[str, float] = {}
 
-    workdir = Path(tempfile.mkdtemp(prefix="pg-", dir=parent_dir))
+    if run_as.uid is not None and not _reachable_by_others(parent_dir):
+        # A private TMPDIR (0700) is closed to the server's user: use a shared temp dir.
+        parent_dir = next((Path(d) for d in ("/tmp", "/var/tmp", "/dev/shm") if _reachable_by_others(Path(d))), parent_dir)
+    workdir = Path(tempfile.mkdtemp(prefix="migbot-pg-", dir=parent_dir))
     os.chmod(workdir, 0o711)  # the server's user must be able to enter it
+    (workdir / "pid").write_text(str(os.getpid()))  # lets a later run sweep it if this one is killed
     datadir, sockdir = workdir / "data", workdir / "sock"
     sockdir.mkdir(mode=0o700)
     run_as.chown(sockdir)
@@ -165,8 +169,12 @@ def start_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawaySe
         for key, value in _SERVER_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
         with open(log_path, "ab") as log:
-            process = _proc.spawn(args, death_signal=signal.SIGQUIT, stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=subprocess.STDOUT, **run_as.popen_kwargs())
+            try:
+                process = _proc.spawn(args, death_signal=signal.SIGQUIT, stdin=subprocess.DEVNULL,
+                                      stdout=log, stderr=subprocess.STDOUT, **run_as.popen_kwargs())
+            except OSError as exc:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise InfraError(f"Could not start {args[0]} as user {run_as.name}: {exc.strerror}.") from None
         info = ServerInfo(host="127.0.0.1", port=port, user=SUPERUSER, password=password,
                           socket_dir=str(sockdir), maintenance_db="postgres", owned=True)
         server = ThrowawayServer(bindir, workdir, run_as, info, process, log_path, version, timings)
@@ -221,6 +229,18 @@ def _set_password(server: ThrowawayServer) -> None:
         )
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Can another user walk down to `path` (execute permission on it and every parent)?"""
+    path = path.resolve()
+    for directory in (path, *path.parents):
+        try:
+            if not os.stat(directory).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -263,7 +283,11 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
         run_as.chown(datadir)
         args = [str(bindir / "initdb"), "-D", str(datadir), "-E", "UTF8", "--locale=C", "--no-sync",
                 "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"]
-        result = subprocess.run(args, capture_output=True, text=True, cwd=scratch, **run_as.popen_kwargs())
+        try:
+            result = subprocess.run(args, capture_output=True, text=True, cwd=scratch, **run_as.popen_kwargs())
+        except OSError as exc:
+            raise InfraError(f"Could not run {args[0]} as user {run_as.name}: {exc.strerror}.",
+                             hint=f"The PostgreSQL binaries and their directories must be readable by {run_as.name}.") from None
         if result.returncode != 0:
             raise InfraError(f"initdb failed (exit code {result.returncode}).",
                              hint=(result.stderr or result.stdout)[-2000:])

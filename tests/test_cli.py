@@ -1,0 +1,270 @@
+"""The command-line contract: exit codes, clear messages, outputs, signals, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jsonschema
+
+from conftest import Repo, leftovers, make_repo, run_migbot
+from migbot.checks.catalog import render_markdown as render_catalog
+from migbot.report.jsonschema import report_schema
+from test_verify_passes import add_orders
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_not_a_git_repository(tmp_path) -> None:
+    result = run_migbot("verify", "--repo", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is not inside a git repository" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_base_ref(repo: Repo) -> None:
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "origin/nope")
+    assert result.exit_code == 2
+    assert "The base ref 'origin/nope' does not exist" in result.stderr
+    assert "fetch-depth: 0" in result.stderr
+
+
+def test_shallow_clone_without_a_merge_base(repo: Repo, tmp_path) -> None:
+    add_orders(repo)
+    repo.checkout("main")
+    repo.write("README.md", "main moves on\n")
+    repo.commit("main")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{repo.path}", str(clone)],
+                   check=True)
+    subprocess.run(["git", "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main"], cwd=clone, check=True)
+    result = run_migbot("verify", "--repo", str(clone), "--base", "origin/main")
+    assert result.exit_code == 2
+    assert "This clone is shallow" in result.stderr
+    assert "fetch-depth: 0" in result.stderr
+
+
+def test_default_base_is_the_default_branch(repo: Repo) -> None:
+    add_orders(repo)
+    result = run_migbot("verify", "--repo", str(repo.path))  # no --base: main
+    assert result.exit_code == 0, result.stderr
+    assert result.report["refs"]["base_ref"] == "main"
+    assert result.report["refs"]["head_ref"] == "feature"
+
+
+def test_invalid_config_is_a_usage_error(repo: Repo) -> None:
+    repo.write("pyproject.toml", '[tool.migbot]\ntimout = 30\nchecks = { model-drif = "off" }\n')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 2
+    assert "Invalid migbot config in pyproject.toml [tool.migbot]" in result.stderr
+    assert "timout: unknown key (did you mean 'timeout'?)" in result.stderr
+    assert "unknown check id 'model-drif' (did you mean 'model-drift'?)" in result.stderr
+    assert result.report is None
+
+
+def test_toml_syntax_error_in_config(repo: Repo) -> None:
+    repo.write("migbot.toml", "timeout = = 3\n")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 2
+    assert "migbot.toml is not valid TOML" in result.stderr
+
+
+def test_check_levels_from_config(repo: Repo) -> None:
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.write("migbot.toml", '[checks]\nmodel-drift = "warning"\n')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 0
+    assert result.status("model-drift") == "warn"
+    assert result.report["counts"]["warnings"] == 1
+
+
+def test_no_alembic_ini_is_a_usage_error(tmp_path) -> None:
+    repo = Repo(tmp_path / "empty")
+    repo.path.mkdir()
+    repo.git("init", "-q", "-b", "main")
+    repo.write("README.md", "nothing\n")
+    repo.commit()
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main")
+    assert result.exit_code == 2
+    assert "No alembic.ini found" in result.stderr
+
+
+def test_postgres_that_will_not_start_is_exit_3(repo: Repo, tmp_path) -> None:
+    fake = Path(tempfile.mkdtemp(prefix="migbot-fakebin-"))
+    fake.chmod(0o755)  # the server runs as an unprivileged user, who must reach it
+    for tool in ("initdb", "postgres"):
+        script = fake / tool
+        script.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "postgres (PostgreSQL) 15.99"; exit 0; fi\n'
+                          'echo "FATAL:  could not create shared memory segment" >&2\nexit 1\n')
+        script.chmod(0o755)
+    add_orders(repo)
+    result = repo.verify(env={"MIGBOT_PG_BINDIR": str(fake), "MIGBOT_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.exit_code == 3
+    assert "migbot: could not run: initdb failed" in result.stderr
+    assert "could not create shared memory segment" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors() -> None:
+    assert run_migbot().exit_code == 2
+    bad = run_migbot("verify", "--timeout", "abc")
+    assert bad.exit_code == 2 and "is not a number of seconds" in bad.stderr
+    assert run_migbot("verify", "--format", "yaml").exit_code == 2
+
+
+def test_markdown_and_json_outputs_and_render(repo: Repo, tmp_path) -> None:
+    add_orders(repo)
+    md = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--format", "markdown", "--quiet")
+    assert md.exit_code == 0
+    assert md.stdout.startswith("<!-- migbot:database-task-summary -->\n## Database Task Summary\n")
+    for section in ("### Changes Made", "### Files Modified", "### Migrations", "### Schema Impact", "### Seed Data",
+                    "### Verification"):
+        assert section in md.stdout
+    report_file = tmp_path / "report.json"
+    js = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--format", "json", "--output",
+                    str(report_file))
+    assert js.exit_code == 0
+    report = json.loads(report_file.read_text())
+    jsonschema.validate(report, report_schema())
+    assert report["schema_version"] == 1
+    rendered = run_migbot("render", str(report_file), "--format", "markdown")
+    assert rendered.exit_code == 0
+    # Same report in, same Markdown out, apart from the timings of the two runs.
+    strip = lambda text: [l for l in text.splitlines() if "| " not in l or "Seconds" in l][:20]  # noqa: E731
+    assert strip(rendered.stdout) == strip(md.stdout)
+    terminal = run_migbot("render", str(report_file))
+    assert "Database Task Summary" in terminal.stdout and "PASS" in terminal.stdout
+    assert "\x1b[" not in terminal.stdout  # no colour codes when not on a TTY
+
+
+def test_render_rejects_what_is_not_a_report(tmp_path) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    result = run_migbot("render", str(bogus))
+    assert result.exit_code == 2
+    assert "is not a migbot report" in result.stderr
+    assert run_migbot("render", str(tmp_path / "missing.json")).exit_code == 2
+
+
+def test_failing_report_renders_with_exit_1(repo: Repo, tmp_path) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', "pass")
+    repo.commit()
+    out = tmp_path / "r.json"
+    assert run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--format", "json", "--output", str(out)).exit_code == 1
+    assert run_migbot("render", str(out), "--format", "markdown").exit_code == 1
+
+
+def test_committed_json_schema_is_current() -> None:
+    committed = json.loads((ROOT / "schema" / "report.schema.json").read_text())
+    assert committed == report_schema(), "run: python -m migbot.report.jsonschema > schema/report.schema.json"
+
+
+def test_docs_checks_md_is_current() -> None:
+    assert (ROOT / "docs" / "checks.md").read_text() == render_catalog(), \
+        "run: python -m migbot.checks > docs/checks.md"
+
+
+def test_secrets_never_reach_the_output(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'import os\nraise RuntimeError("cannot connect to " + os.environ["DATABASE_URL"])',
+                  'op.execute("SELECT 1")')
+    repo.commit()
+    url = "postgresql://postgres:s3cr3t-pw@127.0.0.1:5432/postgres"
+    result = repo.verify("--database-url", url)
+    assert result.exit_code == 1
+    [finding] = result.check("upgrade")["findings"]
+    assert "cannot connect to postgresql+psycopg://postgres:********@127.0.0.1:5432/migbot_" in finding["message"]
+    everything = result.stdout + result.stderr + json.dumps(result.report)
+    assert "s3cr3t-pw" not in everything
+    # The throwaway server's random password is redacted the same way.
+    local = repo.verify()
+    [finding] = local.check("upgrade")["findings"]
+    assert "postgresql+psycopg://migbot:********@127.0.0.1:" in finding["message"]
+
+
+def _private_tmpdir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="migbot-test-sig-"))
+    path.chmod(0o755)
+    return path
+
+
+def _start_hanging_run(repo: Repo, tmpdir: Path) -> subprocess.Popen:
+    repo.revision("0003", "0002", 'import time\ntime.sleep(600)', 'op.execute("SELECT 1")')
+    repo.commit()
+    return subprocess.Popen(
+        [sys.executable, "-m", "migbot", "verify", "--repo", str(repo.path), "--base", "main", "--timeout", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+
+
+def _wait_for(proc: subprocess.Popen, tmpdir: Path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
+        if ready:
+            seen += os.read(proc.stderr.fileno(), 65536)
+        if text.encode() in seen:
+            time.sleep(0.5)
+            return
+    raise AssertionError(f"never saw {text!r}: {seen.decode(errors='replace')}")
+
+
+def test_sigterm_mid_migration_stops_everything(repo: Repo) -> None:
+    tmpdir = _private_tmpdir()
+    proc = _start_hanging_run(repo, tmpdir)
+    _wait_for(proc, tmpdir, "0003: upgrade")
+    assert leftovers(tmpdir), "the run should be in progress"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 15
+    assert b"interrupted; everything it started has been stopped and removed" in proc.stderr.read()
+    assert leftovers(tmpdir) == []
+
+
+def test_ctrl_c_mid_migration_stops_everything(repo: Repo) -> None:
+    tmpdir = _private_tmpdir()
+    proc = _start_hanging_run(repo, tmpdir)
+    _wait_for(proc, tmpdir, "0003: upgrade")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    assert proc.returncode == 130
+    assert leftovers(tmpdir) == []
+
+
+def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(repo: Repo) -> None:
+    tmpdir = _private_tmpdir()
+    proc = _start_hanging_run(repo, tmpdir)
+    _wait_for(proc, tmpdir, "0003: upgrade")
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(x.startswith("process") for x in leftovers(tmpdir)):
+        time.sleep(0.1)  # the kernel's parent-death signal reaches postgres and the worker
+    assert not [x for x in leftovers(tmpdir) if x.startswith("process")]
+    # The temp dir (and the git worktree) outlive a SIGKILL; the next run removes them.
+    repo.git("worktree", "prune")
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--timeout", "2",
+                        env={"TMPDIR": str(tmpdir)}, check_leftovers=False)
+    assert result.exit_code == 1
+    assert leftovers(tmpdir) == []
+
+
+def test_private_tmpdir_still_works_when_postgres_runs_as_another_user(repo: Repo) -> None:
+    add_orders(repo)
+    private = Path(tempfile.mkdtemp(prefix="migbot-test-private-"))  # mode 0700
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", env={"TMPDIR": str(private)},
+                        check_leftovers=False)
+    assert result.exit_code == 0, result.stderr
+    assert leftovers(private) == []
