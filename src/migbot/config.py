@@ -69,7 +69,6 @@ class ProjectSettings(_Model):
     default_env: bool = True
     set_sqlalchemy_url: bool = True
     bootstrap: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("env")
     @classmethod
@@ -92,6 +91,7 @@ class ProjectOverride(ProjectSettings):
 
 class MigbotConfig(ProjectSettings):
     alembic_ini: StrList | None = None
+    timeout: float | None = Field(default=None, gt=0)
     checks: dict[str, Level] = {}
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []

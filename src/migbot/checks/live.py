@@ -8,7 +8,7 @@ from migbot.plan.changes import ProjectPlan
 from migbot.report.model import CheckResult, Drift, DriftItem, Finding
 from migbot.run.client import StepOutcome
 from migbot.run.stairway import Evidence
-from migbot.snapshot.compare import SchemaDiff
+from migbot.snapshot.compare import AFTER_DOWNGRADE, AFTER_SECOND_UPGRADE, SchemaDiff
 
 MAX_DIFF_LINES = 25
 
@@ -25,8 +25,9 @@ def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, 
                    line=err.line if err.file else None, details=details)
 
 
-def _diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None) -> Finding:
-    return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES))
+def _diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None,
+                  verbs: dict[str, str]) -> Finding:
+    return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
 
 
 def _file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
@@ -126,7 +127,8 @@ def downgrade_restores_schema(plan: ProjectPlan, ev: Evidence, config: MigbotCon
         if trip.restored is not None and not trip.restored.empty:
             n = len(trip.restored.changes)
             return _diff_finding(f"{trip.revision}: after downgrade the schema differs from before the upgrade "
-                                 f"({n} difference{'s' if n != 1 else ''})", trip.restored, trip.revision, file)
+                                 f"({n} difference{'s' if n != 1 else ''})", trip.restored, trip.revision, file,
+                                 AFTER_DOWNGRADE)
         return None
     return _stairway_check("downgrade-restores-schema", plan, ev, config, "restored", judge)
 
@@ -138,7 +140,7 @@ def reupgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
                                  trip.revision, file)
         if trip.reupgraded is not None and not trip.reupgraded.empty:
             return _diff_finding(f"{trip.revision}: the second upgrade gives a different schema than the first",
-                                 trip.reupgraded, trip.revision, file)
+                                 trip.reupgraded, trip.revision, file, AFTER_SECOND_UPGRADE)
         return None
     return _stairway_check("reupgrade", plan, ev, config, "reupgrade", judge)
 
@@ -158,11 +160,12 @@ def roundtrip(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         findings.append(error_finding(f"downgrade to {rt.down_target} failed", rt.down))
     if rt.down_diff is not None and not rt.down_diff.empty:
         findings.append(_diff_finding(f"after downgrading to {rt.down_target} the schema differs from the base",
-                                      rt.down_diff, None, None))
+                                      rt.down_diff, None, None, AFTER_DOWNGRADE))
     if rt.up_again is not None and not rt.up_again.ok:
         findings.append(error_finding("upgrading to heads again failed", rt.up_again))
     if rt.up_diff is not None and not rt.up_diff.empty:
-        findings.append(_diff_finding("the second upgrade to heads gives a different schema", rt.up_diff, None, None))
+        findings.append(_diff_finding("the second upgrade to heads gives a different schema", rt.up_diff, None, None,
+                                      AFTER_SECOND_UPGRADE))
     seconds = sum(o.seconds for o in (rt.up, rt.down, rt.up_again) if o is not None)
     return verdict("roundtrip", config, findings,
                    passed=f"base → head → {rt.down_target} → head, schema identical ({seconds:.2f} s)")

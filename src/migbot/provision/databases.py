@@ -49,11 +49,11 @@ class Databases:
         if template:
             self.disconnect_all(template)
             statement += sql.SQL("TEMPLATE {} ").format(sql.Identifier(template))
-            if self._server_major() >= 15:
-                # file_copy clones a database in tens of milliseconds (wal_log: ~10x slower).
-                statement += sql.SQL("STRATEGY file_copy ")
         else:
             statement += sql.SQL("TEMPLATE template0 ENCODING 'UTF8' ")
+        if self._server_major() >= 15:
+            # file_copy clones a database in tens of milliseconds (wal_log: ~10x slower).
+            statement += sql.SQL("STRATEGY file_copy ")
         try:
             self.admin().execute(statement)
         except psycopg.errors.InsufficientPrivilege:

@@ -13,6 +13,13 @@ KIND_ORDER = ("schema", "extension", "type", "sequence", "table", "column", "con
               "view", "function", "trigger", "policy")
 
 
+# How to word a difference, by what was compared with what.
+AFTER_DOWNGRADE = {"added": "left behind by the downgrade", "removed": "dropped by the downgrade, but it existed before the upgrade",
+                   "changed": "not restored by the downgrade"}
+AFTER_SECOND_UPGRADE = {"added": "only after the second upgrade", "removed": "missing after the second upgrade",
+                        "changed": "different after the second upgrade"}
+
+
 class FieldChange(BaseModel):
     field: str
     before: str | None
@@ -30,6 +37,11 @@ class ObjectDiff(BaseModel):
 
     @property
     def text(self) -> str:
+        return self.describe()
+
+    def describe(self, verbs: dict[str, str] | None = None) -> str:
+        """A sentence; `verbs` rewords added/removed/changed for the comparison's context."""
+        verb = (verbs or {}).get(self.change, self.change)
         label = self.definition.get("kind") or KIND_LABELS.get(self.kind, self.kind)
         if self.kind == "type" and self.definition.get("kind") == "enum":
             label = "enum type"
@@ -37,11 +49,11 @@ class ObjectDiff(BaseModel):
             parts = "; ".join(
                 f"{c.field} {_show(c.before)} → {_show(c.after)}" for c in self.fields
             )
-            return f"{label} `{self.name}` changed: {parts}"
+            return f"{label} `{self.name}` {verb}: {parts}"
         detail = _detail(self.kind, self.definition)
         if self.kind == "table" and self.change == "added" and self.columns:
             detail = f"{len(self.columns)} columns: {', '.join(self.columns)}"
-        return f"{label} `{self.name}` {self.change}" + (f" ({detail})" if detail else "")
+        return f"{label} `{self.name}` {verb}" + (f" ({detail})" if detail else "")
 
 
 class SchemaDiff(BaseModel):
@@ -54,8 +66,8 @@ class SchemaDiff(BaseModel):
     def of_kind(self, kind: str, change: str | None = None) -> list[ObjectDiff]:
         return [c for c in self.changes if c.kind == kind and (change is None or c.change == change)]
 
-    def lines(self, limit: int | None = None) -> list[str]:
-        texts = [c.text for c in self.changes]
+    def lines(self, limit: int | None = None, verbs: dict[str, str] | None = None) -> list[str]:
+        texts = [c.describe(verbs) for c in self.changes]
         if limit is not None and len(texts) > limit:
             return texts[:limit] + [f"... and {len(texts) - limit} more"]
         return texts
