@@ -199,3 +199,40 @@ def test_project_python_from_config_that_does_not_exist(repo: Repo) -> None:
     assert result.exit_code == 2
     assert "Could not start the project's Python interpreter" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+POOLED_ASYNC_ENV = '''
+import asyncio
+
+from alembic import context
+
+from app.core.database import engine
+from app.models import Base
+
+target_metadata = Base.metadata
+
+
+def do_run_migrations(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def main() -> None:
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+
+
+asyncio.run(main())
+'''
+
+
+def test_env_py_using_the_apps_pooled_async_engine(async_repo: Repo) -> None:
+    """env.py reuses the app's engine (a pool, bound to one event loop): each Alembic command
+    in the long-lived worker must still get a fresh connection."""
+    async_repo.write("alembic/env.py", POOLED_ASYNC_ENV)
+    async_repo.replace("app/core/database.py", ", pool_pre_ping=True", "")
+    async_repo.commit("env.py uses the app engine")
+    add_orders(async_repo)
+    result = async_repo.verify()
+    assert result.exit_code == 0, [(c["id"], c["summary"]) for c in result.project["checks"]]

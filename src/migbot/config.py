@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 
 from migbot.checks.catalog import BY_ID, Level
 from migbot.errors import UsageError
@@ -52,7 +54,8 @@ StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+    # Keys are kebab-case only: a snake_case spelling is an unknown key, not a synonym.
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, frozen=True)
 
 
 class AllowIrreversible(_Model):
@@ -95,7 +98,11 @@ class MigbotConfig(ProjectSettings):
     checks: dict[str, Level] = {}
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []
-    source: str = Field(default="defaults", exclude=True)
+    _source: str = PrivateAttr(default="defaults")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @field_validator("checks")
     @classmethod
@@ -127,13 +134,13 @@ class MigbotConfig(ProjectSettings):
 
     def for_project(self, ini_path: str) -> ProjectSettings:
         """Top-level settings with the matching [[projects]] entry laid over them."""
-        base = {name: getattr(self, name) for name in ProjectSettings.model_fields}
+        merged = {name: getattr(self, name) for name in ProjectSettings.model_fields}
         for override in self.projects:
             if override.alembic_ini == ini_path:
                 for name in ProjectSettings.model_fields:
                     if name in override.model_fields_set:
-                        base[name] = getattr(override, name)
-        return ProjectSettings(**base)
+                        merged[name] = getattr(override, name)
+        return ProjectSettings.model_validate({_kebab(name): value for name, value in merged.items()})
 
     def allowed_irreversible(self, revision: str) -> AllowIrreversible | None:
         return next((a for a in self.allow_irreversible if a.revision == revision), None)
@@ -161,7 +168,8 @@ def parse_config(tables: list[tuple[str, dict]]) -> MigbotConfig:
         config = MigbotConfig.model_validate(merged)
     except ValidationError as exc:
         raise UsageError(f"Invalid migbot config in {sources}:\n" + _explain(exc)) from None
-    return config.model_copy(update={"source": sources})
+    config._source = sources
+    return config
 
 
 def _explain(exc: ValidationError) -> str:
@@ -170,8 +178,9 @@ def _explain(exc: ValidationError) -> str:
         loc = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
             key = str(error["loc"][-1])
-            pool = sorted(_kebab(f) for f in (ProjectOverride.model_fields if "projects" in loc else MigbotConfig.model_fields)
-                          if f != "source")
+            owner = {"projects": ProjectOverride, "allow-irreversible": AllowIrreversible}.get(
+                str(error["loc"][0]) if len(error["loc"]) > 1 else "", MigbotConfig)
+            pool = sorted(_kebab(f) for f in owner.model_fields)
             close = difflib.get_close_matches(key, pool, n=1)
             lines.append(f"  - {loc}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(pool)}"))
             continue

@@ -53,8 +53,9 @@ class AlembicProject:
         if not path.endswith(".py"):
             return False
         parent = str(PurePosixPath(path).parent)
+        parent = "" if parent == "." else parent
         if self.recursive:
-            return any(parent == d or parent.startswith(d + "/") for d in self.version_dirs)
+            return any(parent == d or not d or parent.startswith(d + "/") for d in self.version_dirs)
         return parent in self.version_dirs
 
 

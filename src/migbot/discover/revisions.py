@@ -195,14 +195,28 @@ def describe_ops(fn: ast.FunctionDef) -> list[str]:
     return ops
 
 
-def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) -> str | None:
-    shift = 0 if batch_table is None else -1  # batch_op calls omit the table argument
+# Where each op.* call takes its table argument; batch_op.* calls omit it.
+_TABLE_POSITION = {
+    "add_column": 0, "drop_column": 0, "alter_column": 0,
+    "create_index": 1, "drop_index": 1, "create_unique_constraint": 1, "create_check_constraint": 1,
+    "create_primary_key": 1, "create_foreign_key": 1, "drop_constraint": 1,
+}
 
-    def table(i: int = 0, kw: str = "table_name") -> str:
-        return batch_table or _literal(_arg(call, i, kw)) or "?"
+
+def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) -> str | None:
+    table_position = _TABLE_POSITION.get(name, 0)
+
+    def table() -> str:
+        if batch_table is not None:
+            return batch_table
+        keyword = "source_table" if name == "create_foreign_key" else "table_name"
+        return _literal(_arg(call, table_position, keyword)) or "?"
 
     def lit(i: int, kw: str) -> str:
-        return _literal(_arg(call, i + shift, kw)) or "?"
+        """The argument at op-form position i (one earlier in batch form, past the table)."""
+        if batch_table is not None and i > table_position:
+            i -= 1
+        return _literal(_arg(call, i, kw)) or "?"
 
     if name == "create_table":
         return f"create table `{lit(0, 'table_name')}`"
@@ -211,7 +225,8 @@ def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) ->
     if name == "rename_table":
         return f"rename table `{lit(0, 'old_table_name')}` to `{lit(1, 'new_table_name')}`"
     if name == "add_column":
-        return f"add column `{table()}.{_column_name(_arg(call, 1 + shift, 'column')) or '?'}`"
+        column = _arg(call, 1 if batch_table is None else 0, "column")
+        return f"add column `{table()}.{_column_name(column) or '?'}`"
     if name == "drop_column":
         return f"drop column `{table()}.{lit(1, 'column_name')}`"
     if name == "alter_column":
@@ -220,18 +235,17 @@ def _describe_call(name: str, call: ast.Call, batch_table: str | None = None) ->
         suffix = f" ({', '.join(details)})" if details else ""
         return f"alter column `{table()}.{lit(1, 'column_name')}`{suffix}"
     if name == "create_index":
-        return f"create index `{lit(0, 'index_name')}` on `{table(1) if batch_table is None else batch_table}`"
+        return f"create index `{lit(0, 'index_name')}` on `{table()}`"
     if name == "drop_index":
         return f"drop index `{lit(0, 'index_name')}`"
     if name in ("create_unique_constraint", "create_check_constraint", "create_primary_key"):
         kind = {"create_unique_constraint": "unique constraint", "create_check_constraint": "check constraint",
                 "create_primary_key": "primary key"}[name]
-        return f"add {kind} `{lit(0, 'constraint_name')}` on `{table(1) if batch_table is None else batch_table}`"
+        return f"add {kind} `{lit(0, 'constraint_name')}` on `{table()}`"
     if name == "create_foreign_key":
-        target = table(1, "source_table") if batch_table is None else batch_table
-        return f"add foreign key `{lit(0, 'constraint_name')}` on `{target}`"
+        return f"add foreign key `{lit(0, 'constraint_name')}` on `{table()}`"
     if name == "drop_constraint":
-        return f"drop constraint `{lit(0, 'constraint_name')}` on `{table(1) if batch_table is None else batch_table}`"
+        return f"drop constraint `{lit(0, 'constraint_name')}` on `{table()}`"
     if name == "execute":
         sql = _literal(_arg(call, 0, "sqltext"))
         return f"run SQL `{_shorten(sql, 60)}`" if sql else "run SQL"

@@ -39,11 +39,21 @@ def _code(value: object) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+_CODE_SPAN = re.compile(r"((?<!`)`[^`]+`(?!`))")
+
+
 def _inline(value: object) -> str:
-    """Our own sentences, which mark names with backticks: keep those, escape the rest."""
-    parts = re.split(r"(`[^`]*`)", " ".join(str(value).split()))
-    return "".join(p if p.startswith("`") and p.endswith("`") and len(p) > 1 else _escape_html(p)
-                   for p in parts).replace("|", "\\|")
+    """Our own sentences, which mark names with single backticks: keep those code spans,
+    and in the rest neutralise HTML and stray backticks (which could open a span that
+    swallows the escaping)."""
+    parts = _CODE_SPAN.split(" ".join(str(value).split()))
+    out = [p if _CODE_SPAN.fullmatch(p) else _escape_html(p).replace("`", "\\`") for p in parts]
+    return "".join(out).replace("|", "\\|")
+
+
+def _cell_code(value: object) -> str:
+    """Inline code inside a table cell: GitHub needs the pipe escaped even there."""
+    return _code(value).replace("|", "\\|")
 
 
 def _block(value: object) -> str:
@@ -59,7 +69,8 @@ def _plural(n: int, word: str) -> str:
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("migbot.report", "templates"), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(text=_text, cell=_cell, code=_code, inline=_inline, block=_block, plural=_plural)
+    env.filters.update(text=_text, cell=_cell, code=_code, cellcode=_cell_code, inline=_inline, block=_block,
+                       plural=_plural)
     env.globals.update(icons=ICONS, catalog=BY_ID, docs_url=DOCS_URL)
     return env
 

@@ -118,6 +118,7 @@ class Agent:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
+        _no_connection_outlives_a_command()
         ini = self.spec["ini_path"]
         kwargs = {"ini_section": self.spec.get("ini_section") or "alembic"}
         if self.spec.get("toml_file"):
@@ -278,6 +279,25 @@ class Agent:
         if isinstance(exc, WrongDatabase):
             error["kind"] = "wrong-database"
         return error
+
+
+def _no_connection_outlives_a_command():
+    """Close every pooled connection when it is returned, in every engine the app makes.
+
+    Between commands migbot drops and re-clones the database, and env.py may use the
+    app's own pooled engine (sync, or async bound to the loop of one asyncio.run).
+    A connection kept in a pool would then fail the next command for no fault of the
+    branch. Registered on the Pool class, this reaches engines created at import time.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    def close_on_checkin(dbapi_connection, connection_record):
+        if dbapi_connection is not None:
+            connection_record.invalidate()
+
+    if not event.contains(Pool, "checkin", close_on_checkin):
+        event.listen(Pool, "checkin", close_on_checkin)
 
 
 def _chain(exc):

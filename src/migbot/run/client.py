@@ -22,6 +22,9 @@ from migbot import _proc
 from migbot.errors import UsageError
 
 AGENT = Path(__file__).with_name("agent.py")
+# Importing a big app legitimately takes seconds; a tight --timeout meant for
+# migrations must not turn a slow import into a failure.
+LOAD_TIMEOUT_FLOOR = 60.0
 
 
 @dataclass
@@ -73,7 +76,7 @@ class Worker:
         self._buffer = b""
         self.info: dict = {}
         self.starts = 0
-        self._pending: tuple[str, float] = ("", 0.0)
+        self._pending: tuple[str, float, float] = ("", 0.0, timeout)
 
     # --- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -125,7 +128,8 @@ class Worker:
         """Wait for the worker's first reply: interpreter facts, drivers, env set."""
         if self.process is None:
             self.start()
-        outcome = self._receive(started=time.monotonic(), what="starting the worker")
+        outcome = self._receive(started=time.monotonic(), what="starting the worker",
+                                limit=max(self.timeout, LOAD_TIMEOUT_FLOOR))
         if outcome.ok:
             self.info = outcome.result
         return outcome
@@ -148,7 +152,8 @@ class Worker:
                 loaded = self.request("load")
                 if not loaded.ok:
                     return loaded
-        self._pending = (cmd, time.monotonic())
+        limit = max(self.timeout, LOAD_TIMEOUT_FLOOR) if cmd == "load" else self.timeout
+        self._pending = (cmd, time.monotonic(), limit)
         try:
             self._send({"cmd": cmd, **args})
         except (BrokenPipeError, OSError):
@@ -156,8 +161,8 @@ class Worker:
         return None
 
     def collect(self) -> StepOutcome:
-        cmd, started_at = self._pending
-        return self._receive(started=started_at, what=cmd)
+        cmd, started_at, limit = self._pending
+        return self._receive(started=started_at, what=cmd, limit=limit)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -180,15 +185,15 @@ class Worker:
         self.process.stdin.write((json.dumps(payload) + "\n").encode())
         self.process.stdin.flush()
 
-    def _receive(self, *, started: float, what: str) -> StepOutcome:
-        deadline = started + self.timeout
+    def _receive(self, *, started: float, what: str, limit: float) -> StepOutcome:
+        deadline = started + limit
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._kill()
                 return StepOutcome(False, time.monotonic() - started, error=StepError(
                     type="Timeout", kind="timeout",
-                    message=f"{what} did not finish within {self.timeout:g} s; migbot stopped it.",
+                    message=f"{what} did not finish within {limit:g} s; migbot stopped it.",
                     traceback=self.log_tail(),
                 ))
             ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 1.0))
