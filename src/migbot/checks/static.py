@@ -10,7 +10,7 @@ from migbot.report.model import CheckResult, Finding
 
 def revision_syntax(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
     findings = [
-        Finding(message=f"{f.path} does not parse: {f.syntax_error}", file=f.path, line=f.syntax_error_line)
+        Finding(message=f"syntax error: {f.syntax_error}", file=f.path, line=f.syntax_error_line)
         for f in plan.head.files if f.syntax_error
     ]
     return verdict("revision-syntax", config, findings, passed=f"{len(plan.head.files)} revision files parse")
@@ -34,7 +34,7 @@ def unique_revision_ids(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
 
 def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
     findings = [
-        Finding(message=f"{rev.path}: down_revision {parent!r} is not the id of any revision",
+        Finding(message=f"{rev.revision}: down_revision {parent!r} is not the id of any revision",
                 revision=rev.revision, file=rev.path, line=rev.down_revision_line)
         for rev, parent in plan.head.graph.missing_parents()
     ]
@@ -43,7 +43,7 @@ def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig) -> CheckResult
 
 def _describe_heads(plan: ProjectPlan, heads: list[str]) -> list[Finding]:
     graph = plan.after_merge
-    return [Finding(message=f"head {h}: {graph.by_id[h].path}", revision=h, file=graph.by_id[h].path,
+    return [Finding(message=f"head {h}", revision=h, file=graph.by_id[h].path,
                     line=graph.by_id[h].down_revision_line) for h in heads if h in graph.by_id]
 
 
@@ -79,11 +79,11 @@ def base_migrations_unchanged(plan: ProjectPlan, config: MigbotConfig) -> CheckR
     for change in plan.revision_changes:
         if change.change == "modified":
             findings.append(Finding(
-                message=f"{change.path} (revision {change.revision.revision}) exists on the base branch and was edited",
+                message=f"{change.revision.revision} exists on the base branch and was edited",
                 revision=change.revision.revision, file=change.path, line=change.new.revision_line if change.new else None))
         elif change.change == "deleted":
             findings.append(Finding(
-                message=f"{change.path} (revision {change.revision.revision}) exists on the base branch and was deleted",
+                message=f"{change.revision.revision} exists on the base branch and was deleted",
                 revision=change.revision.revision, file=change.path))
         elif change.change == "reformatted":
             reformatted += 1
@@ -103,7 +103,7 @@ def reversible_downgrades(plan: ProjectPlan, config: MigbotConfig) -> CheckResul
         if exemption:
             allowed.append(f"{rev.revision} ({exemption.reason})")
             continue
-        findings.append(Finding(message=f"{rev.path}: downgrade() {how[rev.downgrade]}", revision=rev.revision,
+        findings.append(Finding(message=f"{rev.revision}: downgrade() {how[rev.downgrade]}", revision=rev.revision,
                                 file=rev.path, line=rev.downgrade_line or rev.revision_line))
     passed = "every new revision has a downgrade"
     if allowed:

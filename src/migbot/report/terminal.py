@@ -70,10 +70,12 @@ def render_terminal(report: Report, console: Console) -> None:
         p("[bold]Checks[/]")
         width = max(len(c.id) for c in project.checks)
         for c in project.checks:
-            # A failed check's findings say it all; its summary would repeat the first one.
-            summary = f" — {escape(c.summary)}" if c.summary and c.status not in ("fail", "warn") else ""
-            status = "" if c.status == "pass" else f"[{STYLES[c.status][1]}]{c.status}[/] "
-            p(f"  {_mark(c.status)} {c.id.ljust(width)}  {status}{escape(c.title)}[dim]{summary}[/]")
+            if c.status in ("fail", "warn"):
+                # A failed check's findings say it all; its summary would repeat the first one.
+                p(f"  {_mark(c.status)} {c.id.ljust(width)}  [{STYLES[c.status][1]}]{c.status}[/]: {escape(c.title)}")
+            else:
+                summary = escape(c.summary or c.title)
+                p(f"  {_mark(c.status)} {c.id.ljust(width)}  [dim]{'skipped: ' if c.status == 'skip' else ''}{summary}[/]")
             if c.status in ("fail", "warn"):
                 for f in c.findings:
                     where = f" [cyan]{escape(f.file)}{':' + str(f.line) if f.line else ''}[/]" if f.file else ""
