@@ -21,6 +21,9 @@ b) manual: what a developer types on the feature branch, against a fresh databas
 
 One untimed warm-up run of each comes first (--warmup): it fills migbot's cached
 PostgreSQL cluster and the project's __pycache__, as on a developer's machine.
+Before each run the bench waits for the machine to be idle (--idle-cpus), and it
+records how much CPU the rest of the machine used during each run, so that runs
+disturbed by something else show up in the JSON.
 
 Prints Markdown tables (medians, min/max, ratio, and where migbot's time goes)
 and writes everything as JSON to bench/results/latest.json.
@@ -32,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,6 +66,52 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+# --- noise control: the machine should be otherwise idle while timing --------------------------------------------
+
+def cpu_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (all CPUs), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_for_idle(max_busy: float, limit: float) -> float:
+    """Wait (up to `limit` s) until other processes use less than `max_busy` CPUs over a second; returns the wait."""
+    started = time.monotonic()
+    warned = False
+    while True:
+        before = cpu_busy_seconds()
+        time.sleep(1.0)
+        busy = cpu_busy_seconds() - before
+        if not busy >= max_busy or time.monotonic() - started > limit:  # `not >=`: nan passes
+            if busy >= max_busy:
+                log(f"machine still busy ({busy:.2f} CPUs) after {limit:.0f} s; timing anyway")
+            return time.monotonic() - started
+        if not warned:
+            log(f"machine busy ({busy:.2f} CPUs in use by other processes); waiting for it to settle")
+            warned = True
+
+
+class Meter:
+    """CPU the machine spent during a run outside the bench's own child processes (a noise indicator)."""
+
+    def __enter__(self):
+        self.busy, self.children, self.load = cpu_busy_seconds(), children_cpu_seconds(), os.getloadavg()[0]
+        return self
+
+    def __exit__(self, *exc):
+        self.other = (cpu_busy_seconds() - self.busy) - (children_cpu_seconds() - self.children)
+        self.own = children_cpu_seconds() - self.children
+
+
 # --- the two things being timed -----------------------------------------------------------------------------------
 
 def run_migbot(migbot: str, project: Path, env: dict) -> dict:
@@ -72,9 +122,10 @@ def run_migbot(migbot: str, project: Path, env: dict) -> dict:
     argv = [migbot, "verify", "--repo", str(project), "--base", "main", "--quiet", "--format", "json",
             "--output", str(report_path)]
     try:
-        started = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=project)
-        wall = time.perf_counter() - started
+        with Meter() as meter:
+            started = time.perf_counter()
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=project)
+            wall = time.perf_counter() - started
         if proc.returncode != 0:
             raise BenchError(f"migbot verify exited {proc.returncode} (the generated project is wrong?)\n"
                              f"command: {' '.join(argv)}\nstderr:\n{proc.stderr}\nstdout:\n{proc.stdout[-4000:]}")
@@ -89,6 +140,7 @@ def run_migbot(migbot: str, project: Path, env: dict) -> dict:
         "result": report["result"],
         "database": report["database"],
         "new_revisions": [r["revision"] for r in project_report.get("stairway", [])],
+        "cpu_own": meter.own, "cpu_other": meter.other, "load_before": meter.load,
     }
 
 
@@ -101,17 +153,19 @@ def run_manual(alembic: str, project: Path, server: Server, env: dict, label: st
     try:
         run_env = {**env, "DATABASE_URL": server.sqlalchemy_url(dbname)}
         steps = {}
-        started = time.perf_counter()
-        for name, args in MANUAL_COMMANDS:
-            step_started = time.perf_counter()
-            proc = subprocess.run([alembic, *args], cwd=project, env=run_env, capture_output=True, text=True)
-            steps[name] = time.perf_counter() - step_started
-            if proc.returncode != 0:
-                raise BenchError(f"alembic {' '.join(args)} exited {proc.returncode}\nstderr:\n{proc.stderr}")
-        total = time.perf_counter() - started
+        with Meter() as meter:
+            started = time.perf_counter()
+            for name, args in MANUAL_COMMANDS:
+                step_started = time.perf_counter()
+                proc = subprocess.run([alembic, *args], cwd=project, env=run_env, capture_output=True, text=True)
+                steps[name] = time.perf_counter() - step_started
+                if proc.returncode != 0:
+                    raise BenchError(f"alembic {' '.join(args)} exited {proc.returncode}\nstderr:\n{proc.stderr}")
+            total = time.perf_counter() - started
     finally:
         server.drop(dbname)
-    return {"wall": total, "steps": steps}
+    # cpu_other includes the 127.0.0.1:5432 server's backend doing the migrations (not a child of the bench).
+    return {"wall": total, "steps": steps, "cpu_own": meter.own, "cpu_other": meter.other, "load_before": meter.load}
 
 
 class Server:
@@ -187,9 +241,15 @@ def summarize(n: int, facts: dict, migbot_runs: list[dict], manual_runs: list[di
             "not_in_step_timings": stats(outside_steps),
             "steps": breakdown,
             "database": migbot_runs[0]["database"],
+            "cpu_own": stats([r["cpu_own"] for r in migbot_runs]),
+            "cpu_other": stats([r["cpu_other"] for r in migbot_runs]),
+            "load_before": [round(r["load_before"], 2) for r in migbot_runs],
         },
         "manual": {
             "wall": manual_wall,
+            "cpu_own": stats([r["cpu_own"] for r in manual_runs]),
+            "cpu_other": stats([r["cpu_other"] for r in manual_runs]),
+            "load_before": [round(r["load_before"], 2) for r in manual_runs],
             "steps": {name: stats([r["steps"][name] for r in manual_runs]) for name, _ in MANUAL_COMMANDS},
         },
         "ratio_median": migbot_wall["median"] / manual_wall["median"],
@@ -226,6 +286,14 @@ def markdown(results: list[dict], repeats: int, warmup: int) -> str:
     for name, _ in MANUAL_COMMANDS:
         row(f"↳ alembic {name}" if name != "upgrade head again" else "↳ alembic upgrade head (again)",
             lambda r, s=name: r["manual"]["steps"][s]["median"])
+    out += ["", "### CPU time (median seconds; user + system)", "",
+            "| | " + " | ".join(f"N={r['revisions_on_main']}" for r in results) + " |",
+            "| --- |" + " ---: |" * len(results)]
+    row("migbot: its processes (migbot, workers, its PostgreSQL, git)", lambda r: r["migbot"]["cpu_own"]["median"])
+    row("migbot: rest of the machine during the run (noise)", lambda r: r["migbot"]["cpu_other"]["median"])
+    row("manual: the three alembic processes", lambda r: r["manual"]["cpu_own"]["median"])
+    row("manual: rest of the machine during the run (the 5432 server's backend + noise)",
+        lambda r: r["manual"]["cpu_other"]["median"])
     return "\n".join(out) + "\n"
 
 
@@ -261,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="existing server for the manual runs (a database to connect to for CREATE/DROP DATABASE)")
     parser.add_argument("--workdir", type=Path, help="where the projects are generated (default: a temp dir, removed)")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument("--idle-cpus", type=float, default=0.3, metavar="CPUS",
+                        help="before each run, wait until other processes use less than this many CPUs (default 0.3; "
+                        "0 disables the wait)")
+    parser.add_argument("--idle-wait", type=float, default=300, metavar="SECONDS",
+                        help="longest wait for an idle machine before each run (default 300)")
     args = parser.parse_args(argv)
 
     server = Server(args.server)
@@ -290,18 +363,22 @@ def main(argv: list[str] | None = None) -> int:
                 tag = f"run {i - args.warmup + 1}/{args.repeats}" if timed else f"warm-up {i + 1}/{args.warmup}"
                 order = ("migbot", "manual") if i % 2 == 0 else ("manual", "migbot")
                 for which in order:
+                    if args.idle_cpus > 0:
+                        wait_for_idle(args.idle_cpus, args.idle_wait)
                     if which == "migbot":
                         run = run_migbot(args.migbot, project, base_env)
                         if run["new_revisions"] != [facts_n["feature_revision"]]:
                             raise BenchError(f"migbot verified {run['new_revisions']}, expected only "
                                              f"{facts_n['feature_revision']}")
-                        log(f"N={n} {tag}: migbot {run['wall']:.2f} s (report {run['seconds']:.2f} s)")
+                        log(f"N={n} {tag}: migbot {run['wall']:.2f} s (report {run['seconds']:.2f} s; "
+                            f"other CPU {run['cpu_other']:.1f} s)")
                         if timed:
                             migbot_runs.append(run)
                     else:
                         run = run_manual(args.alembic, project, server, base_env, f"n{n}")
                         log(f"N={n} {tag}: manual {run['wall']:.2f} s "
-                            f"({', '.join(f'{k} {v:.2f}' for k, v in run['steps'].items())})")
+                            f"({', '.join(f'{k} {v:.2f}' for k, v in run['steps'].items())}; "
+                            f"other CPU {run['cpu_other']:.1f} s)")
                         if timed:
                             manual_runs.append(run)
             results.append(summarize(n, facts_n, migbot_runs, manual_runs))
@@ -321,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "repeats": args.repeats, "warmup": args.warmup, "machine": facts,
+        "repeats": args.repeats, "warmup": args.warmup, "idle_cpus": args.idle_cpus, "machine": facts,
         "commands": {"migbot": f"{args.migbot} verify --repo P --base main --quiet --format json --output F",
                      "manual": [f"{args.alembic} {' '.join(a)}" for _, a in MANUAL_COMMANDS]},
         "results": results, "markdown": table,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 
-from conftest import Repo, leftovers, make_repo, run_migbot
+from conftest import Repo, leftovers, run_migbot
 from migbot.checks.catalog import render_markdown as render_catalog
 from migbot.report.jsonschema import report_schema
 from test_verify_passes import add_orders

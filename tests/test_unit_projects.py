@@ -307,7 +307,6 @@ def test_load_ini_in_subdirectory_with_version_locations(tmp_path):
     assert p.version_dirs == ["services/api/alembic/versions", "services/shared/versions"]
     assert p.recursive is True
     assert p.directory == "services/api"
-    assert p.sys_path_roots[0] == "services/api"
 
 
 def test_load_legacy_version_path_separator(tmp_path):

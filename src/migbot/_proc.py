@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -60,14 +59,3 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.01)
-    return False

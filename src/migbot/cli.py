@@ -7,7 +7,6 @@ Exit codes: 0 every check passed; 1 a check failed; 2 usage or config error;
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _raise_interrupted(signum, frame):
+def _raise_interrupted(_signum, _frame):
     raise KeyboardInterrupt
 
 

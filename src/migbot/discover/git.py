@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from migbot.errors import InfraError, UsageError
 
@@ -49,9 +49,6 @@ class GitRepo:
             err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode(errors="replace")
             raise UsageError(f"git {' '.join(args)} failed: {err.strip() or 'exit code ' + str(result.returncode)}")
         return result.stdout.strip() if isinstance(result.stdout, str) else result.stdout
-
-    def git(self, *args: str) -> str:
-        return self._git(*args)
 
     # --- refs -------------------------------------------------------------------
     def resolve(self, ref: str, *, what: str) -> str:
@@ -161,10 +158,3 @@ class GitRepo:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=self.root, capture_output=True)
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run(["git", "worktree", "prune"], cwd=self.root, capture_output=True)
-
-    def short(self, sha: str) -> str:
-        return sha[:12]
-
-
-def posix(path: str) -> PurePosixPath:
-    return PurePosixPath(path)

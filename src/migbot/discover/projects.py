@@ -12,7 +12,7 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from migbot.discover.git import GitRepo
@@ -33,7 +33,6 @@ class AlembicProject:
     recursive: bool = False
     toml_file: str | None = None  # pyproject.toml holding [tool.alembic], if used
     ini_url_driver: str | None = None  # "asyncpg" from an ini URL like postgresql+asyncpg://...
-    sys_path_roots: list[str] = field(default_factory=list)
 
     @property
     def directory(self) -> str:
@@ -120,7 +119,7 @@ def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], ex
         driver = match.group(1)
     return AlembicProject(
         ini_path=ini_path, script_location=script_dir, version_dirs=version_dirs, recursive=recursive,
-        toml_file=toml_file, ini_url_driver=driver, sys_path_roots=[r for r in roots if r is not None],
+        toml_file=toml_file, ini_url_driver=driver,
     )
 
 

@@ -16,7 +16,6 @@ class ServerInfo:
     password: str
     maintenance_db: str
     socket_dir: str | None = None  # set for migbot's own server: its admin path
-    owned: bool = False  # True: migbot started this server and may do anything on it
 
     @classmethod
     def from_url(cls, url: str) -> "ServerInfo":

@@ -84,7 +84,7 @@ class Databases:
     def drop(self, name: str) -> None:
         if name not in self.created and not name.startswith(self.prefix + "_"):
             raise AssertionError(f"refusing to drop {name}: migbot did not create it")
-        for attempt in range(50):
+        for _ in range(50):
             self.disconnect_all(name)
             try:
                 self.admin().execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

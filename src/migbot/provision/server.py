@@ -162,7 +162,7 @@ def start_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawaySe
     log_path.touch()
     run_as.chown(log_path)
     t0 = time.monotonic()
-    for attempt in range(3):
+    for _ in range(3):
         port = _free_port()
         args = [str(bindir / "postgres"), "-D", str(datadir), "-k", str(sockdir), "-p", str(port),
                 "-c", "listen_addresses=127.0.0.1"]
@@ -176,7 +176,7 @@ def start_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawaySe
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise InfraError(f"Could not start {args[0]} as user {run_as.name}: {exc.strerror}.") from None
         info = ServerInfo(host="127.0.0.1", port=port, user=SUPERUSER, password=password,
-                          socket_dir=str(sockdir), maintenance_db="postgres", owned=True)
+                          socket_dir=str(sockdir), maintenance_db="postgres")
         server = ThrowawayServer(bindir, workdir, run_as, info, process, log_path, version, timings)
         try:
             _wait_ready(server)

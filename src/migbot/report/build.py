@@ -13,7 +13,6 @@ from migbot.run.stairway import Evidence, Trip
 from migbot.snapshot.compare import SchemaDiff, compare
 
 MAX_CHANGE_LINES = 20
-STATUS_RANK = {"fail": 3, "warn": 2, "pass": 1, "skip": 0, "off": 0}
 
 
 def build_project_report(plan: ProjectPlan, ev: Evidence | None, checks: list[CheckResult], drift: Drift) -> ProjectReport:
@@ -39,6 +38,7 @@ def build_project_report(plan: ProjectPlan, ev: Evidence | None, checks: list[Ch
             head=plan.head.graph.heads(),
             after_merge=plan.after_merge.heads(),
             database_at_base=ev.base_heads,
+            database_at_head=ev.head_heads,
         ),
         summary=summary,
         checks=checks,

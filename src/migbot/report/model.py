@@ -112,6 +112,7 @@ class Heads(BaseModel):
     head: list[str] = []
     after_merge: list[str] = []
     database_at_base: list[str] = Field(default=[], description="Read from alembic_version after building the base state.")
+    database_at_head: list[str] = Field(default=[], description="Read from alembic_version once the head's migrations ran.")
 
 
 class Timing(BaseModel):

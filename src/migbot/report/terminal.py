@@ -44,7 +44,7 @@ def render_terminal(report: Report, console: Console) -> None:
     for project in report.projects:
         s = project.summary
         p()
-        p(f"[bold underline]Database Task Summary[/]" + ("" if project.name == "." else f" — {escape(project.name)}"))
+        p("[bold underline]Database Task Summary[/]" + ("" if project.name == "." else f" — {escape(project.name)}"))
         _section(console, "Changes Made", s.changes_made)
         _section(console, "Files Modified", s.files_modified or ["none"])
         p("[bold]Migrations[/]")

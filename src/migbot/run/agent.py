@@ -35,9 +35,6 @@ class ShellFailed(Exception):
     pass
 
 
-_PLACEHOLDER_KEYS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
-
-
 def _installed(module):
     import importlib.util
 
@@ -74,7 +71,6 @@ class Agent:
         self.config = None
         self.script = None
         self.revision_files = {}
-        self.loaded_env = False
 
     # --- set-up -----------------------------------------------------------------
     def prepare_environment(self):
@@ -160,7 +156,6 @@ class Agent:
                 "env.py finished without running migrations: it never called context.run_migrations() "
                 "in online mode, so migbot cannot apply anything through it."
             )
-        self.loaded_env = True
         return outcome.get("result")
 
     def guard(self, context):

@@ -75,7 +75,6 @@ class Worker:
         self._reply_fd: int | None = None
         self._buffer = b""
         self.info: dict = {}
-        self.starts = 0
         self._pending: tuple[str, float, float] = ("", 0.0, timeout)
 
     # --- life cycle -----------------------------------------------------------------
@@ -108,7 +107,6 @@ class Worker:
             log.close()
         self._reply_fd = read_fd
         self._buffer = b""
-        self.starts += 1
         payload = {
             "project_root": str(self.spec.project_root),
             "cwd": str(self.spec.cwd),

@@ -197,9 +197,6 @@ class Snapshot(BaseModel):
     def get(self, kind: str) -> dict[str, Definition]:
         return self.objects.get(kind, {})
 
-    def tables(self) -> set[str]:
-        return set(self.get("table"))
-
 
 def take_snapshot(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> Snapshot:
     objects: dict[str, dict[str, Definition]] = {}
