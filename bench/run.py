@@ -332,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-cpus", type=float, default=0.3, metavar="CPUS",
                         help="before each run, wait until other processes use less than this many CPUs (default 0.3; "
                         "0 disables the wait)")
+    parser.add_argument("--disturbed-cpus", type=float, default=0.5, metavar="CPUS",
+                        help="a timed run during which the rest of the machine used more than this many CPUs on "
+                        "average is discarded and run again (default 0.5; the manual runs' own server backend "
+                        "counts here, about 0.15)")
+    parser.add_argument("--retries", type=int, default=3, help="re-runs of a disturbed run (default 3)")
     parser.add_argument("--idle-wait", type=float, default=300, metavar="SECONDS",
                         help="longest wait for an idle machine before each run (default 300)")
     args = parser.parse_args(argv)
@@ -358,30 +363,40 @@ def main(argv: list[str] | None = None) -> int:
             if branch != "feature":
                 raise BenchError(f"{project} has {branch!r} checked out, not the feature branch")
             migbot_runs, manual_runs = [], []
+            discarded = {"migbot": 0, "manual": 0}
+
+            def measure(which: str) -> dict:
+                if which == "migbot":
+                    run = run_migbot(args.migbot, project, base_env)
+                    if run["new_revisions"] != [facts_n["feature_revision"]]:
+                        raise BenchError(f"migbot verified {run['new_revisions']}, expected only "
+                                         f"{facts_n['feature_revision']}")
+                    run["detail"] = f"report {run['seconds']:.2f} s"
+                else:
+                    run = run_manual(args.alembic, project, server, base_env, f"n{n}")
+                    run["detail"] = ", ".join(f"{k} {v:.2f}" for k, v in run["steps"].items())
+                return run
+
             for i in range(args.warmup + args.repeats):
                 timed = i >= args.warmup
                 tag = f"run {i - args.warmup + 1}/{args.repeats}" if timed else f"warm-up {i + 1}/{args.warmup}"
                 order = ("migbot", "manual") if i % 2 == 0 else ("manual", "migbot")
                 for which in order:
-                    if args.idle_cpus > 0:
-                        wait_for_idle(args.idle_cpus, args.idle_wait)
-                    if which == "migbot":
-                        run = run_migbot(args.migbot, project, base_env)
-                        if run["new_revisions"] != [facts_n["feature_revision"]]:
-                            raise BenchError(f"migbot verified {run['new_revisions']}, expected only "
-                                             f"{facts_n['feature_revision']}")
-                        log(f"N={n} {tag}: migbot {run['wall']:.2f} s (report {run['seconds']:.2f} s; "
-                            f"other CPU {run['cpu_other']:.1f} s)")
-                        if timed:
-                            migbot_runs.append(run)
-                    else:
-                        run = run_manual(args.alembic, project, server, base_env, f"n{n}")
-                        log(f"N={n} {tag}: manual {run['wall']:.2f} s "
-                            f"({', '.join(f'{k} {v:.2f}' for k, v in run['steps'].items())}; "
-                            f"other CPU {run['cpu_other']:.1f} s)")
-                        if timed:
-                            manual_runs.append(run)
+                    for attempt in range(1, args.retries + 2):
+                        if args.idle_cpus > 0:
+                            wait_for_idle(args.idle_cpus, args.idle_wait)
+                        run = measure(which)
+                        noise = run["cpu_other"] / run["wall"]
+                        log(f"N={n} {tag}: {which} {run['wall']:.2f} s ({run['detail']}; rest of the machine "
+                            f"{noise:.2f} CPUs)")
+                        if not timed or noise <= args.disturbed_cpus or attempt > args.retries:
+                            break
+                        log(f"  disturbed (> {args.disturbed_cpus} CPUs used elsewhere): discarded, run again")
+                        discarded[which] += 1
+                    if timed:
+                        (migbot_runs if which == "migbot" else manual_runs).append(run)
             results.append(summarize(n, facts_n, migbot_runs, manual_runs))
+            results[-1]["discarded_disturbed_runs"] = discarded
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

@@ -342,3 +342,83 @@ def test_broken_base_is_reported_not_blamed_on_the_branch(tmp_path) -> None:
     assert 'relation "no_such_table" does not exist' in finding["message"]
     assert result.status("upgrade") == "skip"
     assert result.check("upgrade")["summary"] == "the base state could not be built"
+
+
+def test_duplicate_revision_id_only_after_merge(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', 'op.drop_column("users", "age")')
+    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit("feature: 0003")
+    repo.checkout("main")
+    main_rev = repo.revision("0003", "0002", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    main_rev.rename(main_rev.with_name("0003_main_cleanup.py"))
+    repo.commit("main: another 0003")
+    repo.checkout("feature")
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("unique-revision-ids")["findings"]
+    assert "is also used by alembic/versions/0003_main_cleanup.py on the base branch" in finding["message"]
+    assert finding["file"] == "alembic/versions/0003.py"
+
+
+def test_deleted_base_migration(repo: Repo) -> None:
+    repo.remove("alembic/versions/0002_add_user_full_name.py")
+    repo.replace("app/models/user.py", "    full_name: Mapped[str | None] = mapped_column(String(100))\n", "")
+    repo.commit("squash away 0002")
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("base-migrations-unchanged")["findings"]
+    assert finding["message"] == "0002 exists on the base branch and was deleted"
+    # The base database is at 0002, which the branch no longer has: nothing can be walked.
+    assert "0002, which the head branch no longer has" in result.check("upgrade")["findings"][0]["message"]
+
+
+def test_not_implemented_and_missing_downgrades(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.execute("SELECT 1")', 'raise NotImplementedError()')
+    path = repo.revision("0004", "0003", 'op.execute("SELECT 1")', "pass")
+    path.write_text(path.read_text().split("\n\ndef downgrade()")[0] + "\n")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    messages = [f["message"] for f in result.check("reversible-downgrades")["findings"]]
+    assert messages == ["0003: downgrade() raises NotImplementedError", "0004: downgrade() is missing"]
+
+
+def test_failing_bootstrap_command(repo: Repo) -> None:
+    repo.write("migbot.toml", 'bootstrap = "echo preparing && python -c \'import sys; sys.exit(7)\'"\n')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("base-builds")["findings"]
+    assert "exited with code 7" in finding["message"] and "preparing" in finding["message"]
+
+
+def test_downgrade_leaving_a_sequence_behind(repo: Repo) -> None:
+    repo.revision("0003", "0002", """
+        op.execute("CREATE SEQUENCE invoice_number_seq START 1000")
+        op.add_column("users", sa.Column("invoice_prefix", sa.String(10)))
+    """, 'op.drop_column("users", "invoice_prefix")')
+    repo.replace("app/models/user.py", "full_name:", "invoice_prefix: Mapped[str | None] = mapped_column(String(10))\n    full_name:")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("downgrade-restores-schema")["findings"]
+    assert finding["details"] == ["sequence `public.invoice_number_seq` left behind by the downgrade"]
+    assert "already exists" in result.check("reupgrade")["findings"][0]["message"]
+
+
+def test_second_upgrade_gives_a_different_schema(repo: Repo) -> None:
+    # The upgrade looks at what the (broken) downgrade left behind and behaves differently.
+    repo.revision("0003", "0002", """
+        bind = op.get_bind()
+        seen = bind.execute(sa.text("SELECT count(*) FROM pg_class WHERE relname = 'upgrade_marker'")).scalar()
+        op.execute("CREATE TABLE IF NOT EXISTS upgrade_marker (id int)")
+        op.add_column("users", sa.Column("flag", sa.Integer(), server_default=str(seen)))
+    """, 'op.drop_column("users", "flag")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    reup = result.check("reupgrade")
+    assert reup["status"] == "fail"
+    [finding] = reup["findings"]
+    assert finding["message"] == "0003: the second upgrade gives a different schema than the first"
+    assert finding["details"] == ["column `public.users.flag` different after the second upgrade: default `0` → `1`"]
