@@ -294,6 +294,9 @@ def markdown(results: list[dict], repeats: int, warmup: int) -> str:
     row("manual: the three alembic processes", lambda r: r["manual"]["cpu_own"]["median"])
     row("manual: rest of the machine during the run (the 5432 server's backend + noise)",
         lambda r: r["manual"]["cpu_other"]["median"])
+    discarded = "; ".join(f"N={r['revisions_on_main']}: migbot {r['discarded_disturbed_runs']['migbot']}, "
+                          f"manual {r['discarded_disturbed_runs']['manual']}" for r in results)
+    out += ["", f"Runs discarded because something else was using the machine (and run again): {discarded}."]
     return "\n".join(out) + "\n"
 
 

@@ -26,7 +26,8 @@ from migbot.config import CONFIG_FILES, read_config
 from migbot.discover.git import GitRepo
 from migbot.plan.changes import Refs, build_plans
 from migbot.provision.conninfo import ServerInfo
-from migbot.provision.server import start_server
+from migbot.discover.projects import find_ini_files
+from migbot.provision.server import launch_server
 from migbot.report.build import build_project_report
 from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
 from migbot.run.context import Progress, Redactor, RunContext, make_workdir
@@ -59,29 +60,38 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_files]), options.config_path)
     timeout = options.timeout or config.timeout_seconds
 
-    # plan
-    plans = build_plans(repo, refs, config, head_files)
-    notes = _notes(repo, options, plans)
-    static = [run_static_checks(plan, config) for plan in plans]
-
-    # provision, run, compare
-    projects: list[ProjectReport] = []
+    # plan, while PostgreSQL boots and the workers import Alembic and SQLAlchemy
     redact = Redactor([ServerInfo.from_url(options.database_url).password] if options.database_url else [])
+    projects: list[ProjectReport] = []
     sweep_stale_workdirs()
     workdir = make_workdir()
-    server = ctx = None
+    server = None
+    ctx = RunContext(repo, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
     try:
-        if options.database_url:
-            info = ServerInfo.from_url(options.database_url)
-            database = f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
-        else:
+        if not options.database_url:
             progress.step("starting a throwaway PostgreSQL")
-            server = start_server(workdir)
+            server = launch_server(workdir)
+        ini_paths = config.alembic_ini or find_ini_files(head_files)
+        if ini_paths:
+            ctx.prespawn(config.for_project(ini_paths[0]))
+        plans = build_plans(repo, refs, config, head_files)
+        notes = _notes(repo, options, plans)
+        static = [run_static_checks(plan, config) for plan in plans]
+        ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
+                       if c != plan.merge_base.commit or plan.merge_base.project is not None])
+
+        # provision
+        if server is not None:
+            server.wait_ready()
             info = server.info
             database = f"throwaway PostgreSQL {server.version} started by migbot"
             progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
-        redact.secrets.append(info.password)
-        ctx = RunContext(repo, info, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
+        else:
+            info = ServerInfo.from_url(options.database_url)
+            database = f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
+        ctx.attach_server(info)
+
+        # run in worker processes, snapshot and compare, check
         for index, plan in enumerate(plans):
             evidence = ProjectRun(ctx, plan, config, index).run()
             live, drift = run_live_checks(plan, evidence, config)
@@ -90,8 +100,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     finally:
         with _signals_held():
             try:
-                if ctx is not None:
-                    ctx.close()
+                ctx.close()
             finally:
                 if server is not None:
                     server.stop()

@@ -6,6 +6,7 @@ and head are seen exactly as committed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -109,27 +110,48 @@ class GitRepo:
 
     # --- content ----------------------------------------------------------------
     def list_files(self, commit: str) -> list[str]:
-        out = self._git("ls-tree", "-r", "-z", "--name-only", commit)
-        return [p for p in out.split("\0") if p]
+        return list(self.tree_blobs(commit))
+
+    def tree_blobs(self, commit: str) -> dict[str, str]:
+        """Every file of `commit` with its blob id (equal ids: equal contents)."""
+        out = self._git("ls-tree", "-r", "-z", commit)
+        blobs = {}
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            _mode, kind, sha = meta.split()
+            if kind == "blob":
+                blobs[path] = sha
+        return blobs
+
+    def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """Contents by blob id, in one `git cat-file --batch` call."""
+        unique = list(dict.fromkeys(shas))
+        return {sha: content for sha, content in zip(unique, self._cat_file(unique)) if content is not None}
 
     def read_files(self, commit: str, paths: list[str]) -> dict[str, bytes]:
         """Contents of many files at a commit in one `git cat-file --batch` call."""
-        if not paths:
-            return {}
-        request = "".join(f"{commit}:{p}\n" for p in paths).encode()
-        out: bytes = self._git("cat-file", "--batch", input=request, text=False)
-        files: dict[str, bytes] = {}
+        return {path: content for path, content in zip(paths, self._cat_file([f"{commit}:{p}" for p in paths]))
+                if content is not None}
+
+    def _cat_file(self, objects: list[str]) -> list[bytes | None]:
+        if not objects:
+            return []
+        out: bytes = self._git("cat-file", "--batch", input="".join(f"{o}\n" for o in objects).encode(), text=False)
+        contents: list[bytes | None] = []
         pos = 0
-        for path in paths:
+        for _ in objects:
             header_end = out.index(b"\n", pos)
             header = out[pos:header_end].split()
             if len(header) >= 2 and header[1] == b"missing":
+                contents.append(None)
                 pos = header_end + 1
                 continue
             size = int(header[2])
-            files[path] = out[header_end + 1 : header_end + 1 + size]
+            contents.append(out[header_end + 1: header_end + 1 + size])
             pos = header_end + 1 + size + 1
-        return files
+        return contents
 
     def changes(self, old: str, new: str) -> list[Change]:
         out = self._git("diff", "--name-status", "-z", "--find-renames", "--no-ext-diff", old, new)
@@ -150,11 +172,16 @@ class GitRepo:
         return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
 
     # --- trees --------------------------------------------------------------------
-    def add_worktree(self, commit: str, path: Path) -> Path:
-        self._git("worktree", "add", "--detach", "--force", str(path), commit)
-        return path
+    def export_tree(self, commit: str, path: Path, index_file: Path) -> Path:
+        """Write the files of `commit` to `path` through a private index file.
 
-    def remove_worktree(self, path: Path) -> None:
-        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=self.root, capture_output=True)
-        shutil.rmtree(path, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=self.root, capture_output=True)
+        Unlike `git worktree add`, this leaves the repository's metadata untouched (no
+        worktree to prune if migbot is killed) and is safe to run concurrently.
+        """
+        env = {**os.environ, "GIT_INDEX_FILE": str(index_file)}
+        for args in (["read-tree", commit], ["checkout-index", "--all", "--force", f"--prefix={path}/"]):
+            result = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise InfraError(f"Could not check out {commit[:12]} into {path}: {result.stderr.strip()}")
+        index_file.unlink(missing_ok=True)
+        return path

@@ -8,7 +8,7 @@ which is authoritative; this plan supplies files, messages and the static checks
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from migbot.config import MigbotConfig, ProjectSettings
 from migbot.discover.git import Change, GitRepo
@@ -83,16 +83,17 @@ def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_files: lis
     missing = [p for p in ini_paths if p not in head_files]
     if missing:
         raise UsageError(f"alembic-ini in {config.source} names {', '.join(missing)}, which does not exist at head.")
-    base_files = set(repo.list_files(refs.merge_base))
-    tip_files = base_files if refs.base == refs.merge_base else set(repo.list_files(refs.base))
+    blobs = {commit: repo.tree_blobs(commit) for commit in dict.fromkeys((refs.head, refs.merge_base, refs.base))}
+    parsed = _ParseCache(repo)
     changes = repo.changes(refs.merge_base, refs.head)
     plans = []
     for ini in ini_paths:
         settings = config.for_project(ini)
         project = load_project(repo, refs.head, ini, head_files, settings.sys_path)
-        head = _tree(repo, refs.head, project, head_files)
-        merge_base = _tree_if_present(repo, refs.merge_base, ini, base_files, settings)
-        base_tip = merge_base if refs.base == refs.merge_base else _tree_if_present(repo, refs.base, ini, tip_files, settings)
+        head = parsed.tree(refs.head, project, blobs[refs.head])
+        merge_base = _tree_if_present(repo, parsed, refs.merge_base, ini, blobs[refs.merge_base], settings)
+        base_tip = merge_base if refs.base == refs.merge_base else _tree_if_present(
+            repo, parsed, refs.base, ini, blobs[refs.base], settings)
         plans.append(ProjectPlan(
             project=project,
             settings=settings,
@@ -105,18 +106,29 @@ def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_files: lis
     return plans
 
 
-def _tree_if_present(repo: GitRepo, commit: str, ini: str, files: set[str], settings: ProjectSettings) -> TreeRevisions:
-    if ini not in files:
+def _tree_if_present(repo: GitRepo, parsed: "_ParseCache", commit: str, ini: str, blobs: dict[str, str],
+                     settings: ProjectSettings) -> TreeRevisions:
+    if ini not in blobs:
         return TreeRevisions(commit, None)
-    file_list = sorted(files)
-    project = load_project(repo, commit, ini, file_list, settings.sys_path)
-    return _tree(repo, commit, project, file_list)
+    project = load_project(repo, commit, ini, sorted(blobs), settings.sys_path)
+    return parsed.tree(commit, project, blobs)
 
 
-def _tree(repo: GitRepo, commit: str, project: AlembicProject, files: list[str] | set[str]) -> TreeRevisions:
-    paths = sorted(p for p in files if project.owns(p))
-    contents = repo.read_files(commit, paths)
-    return TreeRevisions(commit, project, [parse_revision(p, contents[p]) for p in paths if p in contents])
+class _ParseCache:
+    """Parses each revision blob once: most files are the same at merge-base, base tip
+    and head, and a big history has hundreds of them."""
+
+    def __init__(self, repo: GitRepo):
+        self.repo = repo
+        self.by_blob: dict[str, RevisionFile] = {}
+
+    def tree(self, commit: str, project: AlembicProject, blobs: dict[str, str]) -> TreeRevisions:
+        paths = sorted(p for p in blobs if project.owns(p))
+        missing = [blobs[p] for p in paths if blobs[p] not in self.by_blob]
+        for sha, content in self.repo.read_blobs(missing).items():
+            self.by_blob[sha] = parse_revision("", content)
+        return TreeRevisions(commit, project, [replace(self.by_blob[blobs[p]], path=p) for p in paths
+                                               if blobs[p] in self.by_blob])
 
 
 def _revision_changes(base: TreeRevisions, head: TreeRevisions) -> list[RevisionChange]:

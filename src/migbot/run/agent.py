@@ -396,6 +396,24 @@ def describe_diff(item):
     return [out]
 
 
+def _preimport():
+    """Import the libraries every Alembic project needs before knowing which tree this
+    worker will serve. They live in the interpreter's site-packages, not in the trees,
+    so importing them early changes nothing but the time it takes. A failure here is
+    left for `load` to report properly."""
+    try:
+        import alembic.autogenerate  # noqa: F401
+        import alembic.config  # noqa: F401
+        import alembic.op  # noqa: F401
+        import alembic.runtime.environment  # noqa: F401
+        import alembic.script  # noqa: F401
+        import sqlalchemy  # noqa: F401
+
+        _no_connection_outlives_a_command()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 # --- main loop ------------------------------------------------------------------------------
 def main():
     proto = os.fdopen(int(os.environ.pop("MIGBOT_PROTOCOL_FD")), "w", buffering=1, encoding="utf-8")
@@ -406,6 +424,7 @@ def main():
         proto.write(json.dumps(payload, default=str) + "\n")
         proto.flush()
 
+    _preimport()  # while migbot plans, checks out trees and starts PostgreSQL
     spec = json.loads(sys.stdin.readline())
     agent = Agent(spec)
     try:

@@ -51,14 +51,12 @@ class WorkerSpec:
     """Everything a worker needs to act for one tree."""
 
     name: str  # "base" or "head"
-    python: str
     project_root: Path  # the tree's checkout
     cwd: Path  # where alembic.ini lives; relative script_location resolves from here
     ini_path: Path
     sys_path: list[str]
     env: dict[str, str]  # templates with {url}-style placeholders
     placeholders: dict[str, str]
-    log_path: Path
     env_py_text: str = ""
     ini_driver: str | None = None
     ini_section: str = "alembic"
@@ -68,38 +66,42 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, timeout: float):
-        self.spec = spec
+    """A worker process. spawn() starts the interpreter, which imports Alembic and
+    SQLAlchemy straight away; configure() then hands it a tree (WorkerSpec)."""
+
+    def __init__(self, python: str, log_path: Path, timeout: float):
+        self.python = python
+        self.log_path = log_path
         self.timeout = timeout
+        self.spec: WorkerSpec | None = None
         self.process: subprocess.Popen | None = None
         self._reply_fd: int | None = None
         self._buffer = b""
         self.info: dict = {}
+        self._handshake_pending = False
         self._pending: tuple[str, float, float] = ("", 0.0, timeout)
 
     # --- life cycle -----------------------------------------------------------------
-    def start(self) -> None:
-        """Spawn the worker; the project interpreter starts while migbot does other work."""
+    def spawn(self) -> None:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
-        env.update(self.spec.extra_env)
         env["MIGBOT_PROTOCOL_FD"] = str(write_fd)
         env.pop("PYTHONSTARTUP", None)
-        log = open(self.spec.log_path, "ab")
+        log = open(self.log_path, "ab")
         try:
             self.process = _proc.spawn(
-                [self.spec.python, str(AGENT)],
+                [self.python, str(AGENT)],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
                 pass_fds=(write_fd,),
                 env=env,
-                cwd=str(self.spec.cwd),
+                cwd=str(self.log_path.parent),
             )
         except OSError as exc:
             os.close(read_fd)
             raise UsageError(
-                f"Could not start the project's Python interpreter {self.spec.python}: {exc.strerror}.",
+                f"Could not start the project's Python interpreter {self.python}: {exc.strerror}.",
                 hint="Set `python` in [tool.migbot] to the interpreter that has your project's dependencies.",
             ) from None
         finally:
@@ -107,25 +109,31 @@ class Worker:
             log.close()
         self._reply_fd = read_fd
         self._buffer = b""
-        payload = {
-            "project_root": str(self.spec.project_root),
-            "cwd": str(self.spec.cwd),
-            "ini_path": str(self.spec.ini_path),
-            "ini_section": self.spec.ini_section,
-            "sys_path": self.spec.sys_path,
-            "env": self.spec.env,
-            "placeholders": self.spec.placeholders,
-            "env_py_text": self.spec.env_py_text,
-            "ini_driver": self.spec.ini_driver,
-            "set_url": self.spec.set_url,
-            "toml_file": self.spec.toml_file,
-        }
-        self._send(payload)
+
+    def configure(self, spec: WorkerSpec) -> None:
+        """Give the worker its tree; spawns the process first if there is none. Its
+        handshake reply is read by the next collect(), so commands can queue behind it."""
+        self.spec = spec
+        if self.process is None:
+            self.spawn()
+        self._handshake_pending = True
+        self._send({
+            "project_root": str(spec.project_root),
+            "cwd": str(spec.cwd),
+            "ini_path": str(spec.ini_path),
+            "ini_section": spec.ini_section,
+            "sys_path": spec.sys_path,
+            "env": {**spec.env, **spec.extra_env},
+            "placeholders": spec.placeholders,
+            "env_py_text": spec.env_py_text,
+            "ini_driver": spec.ini_driver,
+            "set_url": spec.set_url,
+            "toml_file": spec.toml_file,
+        })
 
     def handshake(self) -> StepOutcome:
         """Wait for the worker's first reply: interpreter facts, drivers, env set."""
-        if self.process is None:
-            self.start()
+        self._handshake_pending = False
         outcome = self._receive(started=time.monotonic(), what="starting the worker",
                                 limit=max(self.timeout, LOAD_TIMEOUT_FLOOR))
         if outcome.ok:
@@ -142,10 +150,8 @@ class Worker:
         a restarted worker failed before the command could be sent."""
         if self.process is None or self.process.poll() is not None:
             self.stop()
-            self.start()
-            started = self.handshake()
-            if not started.ok:
-                return started
+            assert self.spec is not None, "configure() the worker before sending it commands"
+            self.configure(self.spec)
             if cmd != "load":
                 loaded = self.request("load")
                 if not loaded.ok:
@@ -160,22 +166,23 @@ class Worker:
 
     def collect(self) -> StepOutcome:
         cmd, started_at, limit = self._pending
+        if self._handshake_pending:
+            started = self.handshake()
+            if not started.ok:
+                self.stop()  # the queued command was never run
+                return started
         return self._receive(started=started_at, what=cmd, limit=limit)
 
     def stop(self) -> None:
+        """Kill the worker at once: it holds no state worth a clean interpreter shutdown
+        (which takes most of a second for a big app)."""
         if self.process is not None:
-            if self.process.poll() is None:
-                try:
-                    self._send({"cmd": "exit"})
-                    self.process.stdin.close()
-                    self.process.wait(timeout=2)
-                except (OSError, subprocess.TimeoutExpired, ValueError):
-                    pass
             _proc.terminate(self.process, first=signal.SIGKILL, grace=2)
             self.process = None
         if self._reply_fd is not None:
             os.close(self._reply_fd)
             self._reply_fd = None
+        self._buffer = b""
 
     # --- protocol -----------------------------------------------------------------
     def _send(self, payload: dict) -> None:
@@ -188,7 +195,7 @@ class Worker:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._kill()
+                self.stop()
                 return StepOutcome(False, time.monotonic() - started, error=StepError(
                     type="Timeout", kind="timeout",
                     message=f"{what} did not finish within {limit:g} s; migbot stopped it.",
@@ -200,7 +207,7 @@ class Worker:
             chunk = os.read(self._reply_fd, 65536)
             if not chunk:
                 code = self.process.wait() if self.process else None
-                self._kill()
+                self.stop()
                 return StepOutcome(False, time.monotonic() - started, error=StepError(
                     type="WorkerCrashed", kind="crash",
                     message=f"the worker process exited during {what} (exit code {code}).",
@@ -219,18 +226,9 @@ class Worker:
             kind=err.get("kind", ""),
         ))
 
-    def _kill(self) -> None:
-        if self.process is not None:
-            _proc.terminate(self.process, first=signal.SIGKILL, grace=2)
-            self.process = None
-        if self._reply_fd is not None:
-            os.close(self._reply_fd)
-            self._reply_fd = None
-        self._buffer = b""
-
     def log_tail(self, lines: int = 15) -> str:
         try:
-            text = self.spec.log_path.read_text(errors="replace")
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])

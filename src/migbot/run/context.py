@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,25 +57,49 @@ class Redactor:
 
 
 class RunContext:
-    def __init__(self, repo: GitRepo, server: ServerInfo, *, timeout: float, progress: Progress,
-                 workdir: Path, redact: Redactor):
+    def __init__(self, repo: GitRepo, *, timeout: float, progress: Progress, workdir: Path, redact: Redactor):
         self.repo = repo
-        self.server = server
         self.timeout = timeout
         self.progress = progress
         self.workdir = workdir
         self.redact = redact
-        self.databases = Databases(server, timeout=timeout)
+        self.server: ServerInfo | None = None
+        self.databases: Databases | None = None
         self._trees: dict[str, Path] = {}
         self._workers: list[Worker] = []
+        self._idle: list[Worker] = []  # spawned, not yet given a tree
+
+    def attach_server(self, server: ServerInfo) -> None:
+        """The PostgreSQL server to use, once it accepts connections."""
+        self.server = server
+        self.databases = Databases(server, timeout=self.timeout)
+        self.redact.secrets.append(server.password)
+
+    def check_out(self, commits: list[str]) -> None:
+        """Export the trees of `commits` side by side (concurrently)."""
+        wanted = [c for c in dict.fromkeys(commits) if c not in self._trees]
+        paths = {c: self.workdir / f"tree-{c[:12]}" for c in wanted}
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+            list(pool.map(lambda c: self.repo.export_tree(c, paths[c], self.workdir / f"index-{c[:12]}"), wanted))
+        self._trees.update(paths)
 
     def tree(self, commit: str) -> Path:
-        """A checkout of `commit` (one per commit, shared by projects)."""
         if commit not in self._trees:
-            path = self.workdir / f"tree-{commit[:12]}"
-            self.repo.add_worktree(commit, path)
-            self._trees[commit] = path
+            self.check_out([commit])
         return self._trees[commit]
+
+    def prespawn(self, settings: ProjectSettings, count: int = 2) -> None:
+        """Start worker interpreters now, so they import Alembic and SQLAlchemy while
+        migbot plans, checks out trees and starts PostgreSQL."""
+        for _ in range(count):
+            worker = self._new_worker(self.python(settings))
+            worker.spawn()
+            self._idle.append(worker)
+
+    def _new_worker(self, python: str) -> Worker:
+        worker = Worker(python, self.workdir / f"worker-{len(self._workers)}.log", timeout=self.timeout)
+        self._workers.append(worker)
+        return worker
 
     def worker(self, *, role: str, project: AlembicProject, settings: ProjectSettings, tree: Path,
                dbname: str) -> Worker:
@@ -86,21 +111,24 @@ class RunContext:
         env_py = tree / project.env_py
         spec = WorkerSpec(
             name=role,
-            python=self.python(settings),
             project_root=tree,
             cwd=ini.parent,
             ini_path=ini,
             sys_path=list(dict.fromkeys(sys_path)),
             env=project_env(settings),
             placeholders=self.server.placeholders(dbname),
-            log_path=self.workdir / f"{role}-{dbname}.log",
             env_py_text=env_py.read_text(errors="replace") if env_py.is_file() else "",
             ini_driver=project.ini_url_driver,
             set_url=settings.set_sqlalchemy_url,
             toml_file=str(tree / project.toml_file) if project.toml_file else None,
         )
-        worker = Worker(spec, timeout=self.timeout)
-        self._workers.append(worker)
+        python = self.python(settings)
+        worker = next((w for w in self._idle if w.python == python), None)
+        if worker is not None:
+            self._idle.remove(worker)
+        else:
+            worker = self._new_worker(python)
+        worker.configure(spec)
         return worker
 
     def python(self, settings: ProjectSettings) -> str:
@@ -124,10 +152,11 @@ class RunContext:
         for worker in self._workers:
             worker.stop()
         try:
-            self.databases.drop_all()
+            if self.databases is not None:
+                self.databases.drop_all()
         finally:
             for path in self._trees.values():
-                self.repo.remove_worktree(path)
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def make_workdir() -> Path:

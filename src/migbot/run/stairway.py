@@ -92,6 +92,8 @@ class ProjectRun:
         self.base_db = ""
         self.head_db = ""
         self.head_tree: Path | None = None
+        # Set while the head database is known to be at heads, in a state to trust.
+        self.heads_snapshot: Snapshot | None = None
 
     # --- helpers ----------------------------------------------------------------
     def _timed(self, label: str, started: float) -> None:
@@ -132,12 +134,11 @@ class ProjectRun:
     def run(self) -> Evidence:
         ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
         started = time.monotonic()
-        progress.step(f"{plan.name}: checking out trees")
         self.head_tree = ctx.tree(plan.head.commit)
         base_tree = ctx.tree(plan.merge_base.commit) if self.ev.base_has_alembic else None
         self.base_db = ctx.databases.create(self.role_base)
         self.head_db = ctx.databases.create(self.role_head)
-        self._timed("check out trees, create databases", started)
+        self._timed("create databases", started)
 
         head = ctx.worker(role="head", project=plan.project, settings=plan.settings, tree=self.head_tree,
                           dbname=self.head_db)
@@ -258,6 +259,8 @@ class ProjectRun:
             after_reup = self.snapshot(self.head_db)
             trip.reupgraded = compare(after_up, after_reup)
             current = after_reup
+        if stop_reason is None and all(_clean(t) for t in ev.trips):
+            self.heads_snapshot = current
         self._timed("head: stairway (up, down, up per revision)", started)
 
     def _recover(self, head: Worker, rev: str, expected: Snapshot | None) -> tuple[Snapshot | None, str | None]:
@@ -289,42 +292,60 @@ class ProjectRun:
             rt.skipped = "the base has several heads; migbot cannot name one revision to go down to"
             return
         started = time.monotonic()
-        self._reset_head()
-        progress.step(f"{self.plan.name}: round trip: upgrade heads")
-        rt.up = self._call(head, self.head_tree, "upgrade", target="heads")
-        if not rt.up.ok:
-            return
-        at_head = self.snapshot(self.head_db)
+        at_head = self.heads_snapshot
+        if at_head is None:
+            # The stairway left the database in doubt: start again from the base.
+            self._reset_head()
+            progress.step(f"{self.plan.name}: round trip: upgrade heads")
+            rt.up = self._call(head, self.head_tree, "upgrade", target="heads")
+            if not rt.up.ok:
+                return
+            at_head = self.snapshot(self.head_db)
+        # Otherwise the clean stairway already went base → head, one revision at a time;
+        # going down and up again in one command each covers the rest.
         rt.down_target = ev.base_heads[0] if ev.base_heads else "base"
         progress.step(f"{self.plan.name}: round trip: downgrade {rt.down_target}")
+        self.heads_snapshot = None
         rt.down = self._call(head, self.head_tree, "downgrade", target=rt.down_target)
         if rt.down.ok:
             rt.down_diff = compare(ev.base_snapshot, self.snapshot(self.head_db))
             progress.step(f"{self.plan.name}: round trip: upgrade heads again")
             rt.up_again = self._call(head, self.head_tree, "upgrade", target="heads")
             if rt.up_again.ok:
-                rt.up_diff = compare(at_head, self.snapshot(self.head_db))
-        self._timed("head: round trip (base → head → base → head)", started)
+                again = self.snapshot(self.head_db)
+                rt.up_diff = compare(at_head, again)
+                if rt.up_diff.empty:
+                    self.heads_snapshot = again
+        self._timed("head: round trip (head → base → head)", started)
 
     def _head_state(self, head: Worker) -> None:
-        """Bring the head database to heads (if it is not already) and compare models."""
+        """Make sure the head database is at heads, then compare the models with it."""
         ev = self.ev
         started = time.monotonic()
-        rt = ev.roundtrip
-        at_heads = rt.up_again is not None and rt.up_again.ok and rt.up_diff is not None
-        if not at_heads:
+        if self.heads_snapshot is None:
             if any(t.upgrade is not None and not t.upgrade.ok for t in ev.trips) or ev.stairway_skipped:
                 return  # the branch's migrations do not reach head; drift is skipped
-            if rt.up is not None or any(t.reupgrade is not None and not t.reupgrade.ok for t in ev.trips):
+            if ev.new_revisions:
                 self._reset_head()
             ev.head_upgrade = self._call(head, self.head_tree, "upgrade", target="heads")
             if not ev.head_upgrade.ok:
                 return
+            self.heads_snapshot = self.snapshot(self.head_db)
         ev.head_heads = self.db_heads(self.head_db)
-        ev.head_snapshot = self.snapshot(self.head_db)
+        ev.head_snapshot = self.heads_snapshot
         self.ctx.progress.step(f"{self.plan.name}: comparing models with the database at head")
         ev.head_drift = self._call(head, self.head_tree, "drift")
         self._timed("head: compare models with the database", started)
+
+
+def _clean(trip: Trip) -> bool:
+    """Did this revision's stairway step leave nothing in doubt?"""
+    if trip.upgrade is None or not trip.upgrade.ok:
+        return False
+    if "downgrade" in trip.skipped:
+        return True  # an irreversible revision: only its upgrade ran
+    return bool(trip.downgrade and trip.downgrade.ok and trip.restored is not None and trip.restored.empty
+                and trip.reupgrade and trip.reupgrade.ok and trip.reupgraded is not None and trip.reupgraded.empty)
 
 
 def _irreversible_reason(rev: RevisionFile) -> str:
