@@ -144,7 +144,11 @@ def run_migbot(*args: str, env: dict | None = None, timeout: float = 300, json_r
     """Run the CLI with a private TMPDIR, and assert it leaves nothing behind there."""
     tmpdir = Path(tempfile.mkdtemp(prefix="migbot-test-tmp-"))
     os.chmod(tmpdir, 0o755)
-    env = {"TMPDIR": str(tmpdir), **(env or {})}
+    # The server's data directory goes to memory (/dev/shm) when there is room; keep each
+    # run's in a directory of its own, so that leftovers can be told apart.
+    pgdir = Path(tempfile.mkdtemp(prefix="migbot-test-pg-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    os.chmod(pgdir, 0o755)
+    env = {"TMPDIR": str(tmpdir), "MIGBOT_PG_TMPDIR": str(pgdir), **(env or {})}
     report_path = None
     argv = [sys.executable, "-m", "migbot", *args]
     if json_report and args and args[0] == "verify" and "--format" not in args:
@@ -159,9 +163,10 @@ def run_migbot(*args: str, env: dict | None = None, timeout: float = 300, json_r
         report = json.loads(report_path.read_text())
         report_path.unlink()
     if check_leftovers:
-        left = leftovers(tmpdir)
+        left = leftovers(tmpdir) + leftovers(pgdir)
         assert not left, f"migbot left things behind: {left}"
     shutil.rmtree(tmpdir, ignore_errors=True)
+    shutil.rmtree(pgdir, ignore_errors=True)
     return Result(proc.returncode, proc.stdout, proc.stderr, report)
 
 

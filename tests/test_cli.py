@@ -202,7 +202,8 @@ def _start_hanging_run(repo: Repo, tmpdir: Path) -> subprocess.Popen:
     repo.commit()
     return subprocess.Popen(
         [sys.executable, "-m", "migbot", "verify", "--repo", str(repo.path), "--base", "main", "--timeout", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmpdir), "MIGBOT_PG_TMPDIR": str(tmpdir)},
     )
 
 
@@ -256,7 +257,7 @@ def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(rep
     # The temp dir (and the git worktree) outlive a SIGKILL; the next run removes them.
     repo.git("worktree", "prune")
     result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--timeout", "2",
-                        env={"TMPDIR": str(tmpdir)}, check_leftovers=False)
+                        env={"TMPDIR": str(tmpdir), "MIGBOT_PG_TMPDIR": str(tmpdir)}, check_leftovers=False)
     assert result.exit_code == 1
     assert leftovers(tmpdir) == []
 
@@ -264,7 +265,26 @@ def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(rep
 def test_private_tmpdir_still_works_when_postgres_runs_as_another_user(repo: Repo) -> None:
     add_orders(repo)
     private = Path(tempfile.mkdtemp(prefix="migbot-test-private-"))  # mode 0700
-    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", env={"TMPDIR": str(private)},
-                        check_leftovers=False)
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main",
+                        env={"TMPDIR": str(private), "MIGBOT_PG_TMPDIR": ""}, check_leftovers=False)
     assert result.exit_code == 0, result.stderr
     assert leftovers(private) == []
+
+
+def test_server_directory_placement(tmp_path, monkeypatch) -> None:
+    from migbot.provision import server
+
+    root_server = server.RunAs(uid=65534, gid=65534, name="nobody")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.delenv("MIGBOT_PG_TMPDIR", raising=False)
+    # Memory when there is room...
+    shm = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
+    if shm and shm.f_bavail * shm.f_frsize >= server.TMPFS_MIN_FREE:
+        assert server._server_parent(private, root_server) == server.TMPFS
+    # ...else the temp dir, unless the server's user cannot reach it.
+    monkeypatch.setattr(server, "TMPFS", tmp_path / "no-shm")
+    assert server._server_parent(private, root_server) == Path("/tmp")
+    assert server._server_parent(private, server.RunAs()) == private
+    monkeypatch.setenv("MIGBOT_PG_TMPDIR", str(tmp_path))
+    assert server._server_parent(private, root_server) == tmp_path

@@ -192,10 +192,7 @@ def launch_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawayS
     bindir = bindir or find_bindir()
     run_as = RunAs.for_current_process()
     version = _server_version(bindir)
-    if run_as.uid is not None and not _reachable_by_others(parent_dir):
-        # A private TMPDIR (0700) is closed to the server's user: use a shared temp dir.
-        parent_dir = next((Path(d) for d in ("/tmp", "/var/tmp", "/dev/shm") if _reachable_by_others(Path(d))), parent_dir)
-    workdir = Path(tempfile.mkdtemp(prefix="migbot-pg-", dir=parent_dir))
+    workdir = Path(tempfile.mkdtemp(prefix="migbot-pg-", dir=_server_parent(parent_dir, run_as)))
     os.chmod(workdir, 0o711)  # the server's user must be able to enter it
     (workdir / "pid").write_text(str(os.getpid()))  # lets a later run sweep it if this one is killed
     sockdir = workdir / "sock"
@@ -255,6 +252,33 @@ def _set_password(server: ThrowawayServer) -> None:
         )
 
 
+TMPFS = Path("/dev/shm")
+TMPFS_MIN_FREE = 1 << 30
+
+
+def _server_parent(parent_dir: Path, run_as: RunAs) -> Path:
+    """Where the data directory goes: memory when there is room, else parent_dir.
+
+    On a disk, every CREATE DATABASE waits on writeback (~0.3 s each here); on tmpfs it
+    takes ~10 ms, and the whole start-up drops from ~0.9 s to ~0.15 s. A throwaway
+    server needs no durability. MIGBOT_PG_TMPDIR overrides the choice.
+    """
+    if os.environ.get("MIGBOT_PG_TMPDIR"):
+        return Path(os.environ["MIGBOT_PG_TMPDIR"])
+    foreign = run_as.uid is not None  # the server's user must be able to walk down to it
+    try:
+        stats = os.statvfs(TMPFS)
+        roomy = stats.f_bavail * stats.f_frsize >= TMPFS_MIN_FREE and os.access(TMPFS, os.W_OK)
+    except OSError:
+        roomy = False
+    if roomy and (not foreign or _reachable_by_others(TMPFS)):
+        return TMPFS
+    if foreign and not _reachable_by_others(parent_dir):
+        # A private TMPDIR (0700) is closed to the server's user: use a shared temp dir.
+        return next((Path(d) for d in ("/tmp", "/var/tmp") if _reachable_by_others(Path(d))), parent_dir)
+    return parent_dir
+
+
 def _reachable_by_others(path: Path) -> bool:
     """Can another user walk down to `path` (execute permission on it and every parent)?"""
     path = path.resolve()
@@ -292,7 +316,7 @@ def cache_root() -> Path:
 
 def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
     """An initialised data directory for this server build, made once and reused."""
-    key = hashlib.sha256(f"{bindir}|{version}|{run_as.name}|v2".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{bindir}|{version}|{run_as.name}|v3".encode()).hexdigest()[:16]
     root = cache_root() / "clusters"
     cluster = root / f"pg{version}-{run_as.name}-{key}"
     if (cluster / "PG_VERSION").is_file():
@@ -307,10 +331,8 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
         datadir = scratch / "data"
         datadir.mkdir(mode=0o700)
         run_as.chown(datadir)
-        # 1 MB WAL segments and no `postgres` database: a smaller cluster copies faster.
         args = [str(bindir / "initdb"), "-D", str(datadir), "-E", "UTF8", "--locale=C", "--no-sync",
-                "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions",
-                "--wal-segsize=1"]
+                "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"]
         try:
             result = subprocess.run(args, capture_output=True, text=True, cwd=scratch, **run_as.popen_kwargs())
         except OSError as exc:
@@ -319,6 +341,7 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
         if result.returncode != 0:
             raise InfraError(f"initdb failed (exit code {result.returncode}).",
                              hint=(result.stderr or result.stdout)[-2000:])
+        # No `postgres` database: a third fewer files to copy at every start.
         subprocess.run([str(bindir / "postgres"), "--single", "-D", str(datadir), MAINTENANCE_DB],
                        input="DROP DATABASE postgres;\n", capture_output=True, text=True, cwd=scratch,
                        **run_as.popen_kwargs())
