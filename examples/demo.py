@@ -35,19 +35,27 @@ def build(target: Path, broken: bool) -> None:
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "users: create table, add full_name")
     git(target, "checkout", "-q", "-b", "feature/orders")
-    variant = HERE / "branch" / ("broken" if broken else "clean")
-    for revision in sorted(variant.glob("0*.py")):
-        shutil.copy(revision, target / "alembic" / "versions" / revision.name)
-    shutil.copy(variant / "order.py", target / "app" / "models" / "order.py")
-    init = target / "app" / "models" / "__init__.py"
-    init.write_text(init.read_text().replace("from app.models.user import User",
-                                             "from app.models.order import Order, OrderStatus\nfrom app.models.user import User"))
+    pr = HERE / "pr"
+    versions = target / "alembic" / "versions"
+    shutil.copy(pr / "0003_create_orders.py", versions)
+    shutil.copy(pr / "order.py", target / "app" / "models" / "order.py")
+    edit(target / "app" / "models" / "__init__.py", "from app.models.user import User",
+         "from app.models.order import Order, OrderStatus\nfrom app.models.user import User")
     if broken:
-        user = target / "app" / "models" / "user.py"
-        user.write_text(user.read_text().replace(
-            "    full_name:", "    phone: Mapped[str | None] = mapped_column(String(30))\n    full_name:"))
+        # The downgrade forgets the enum type, a new revision has an empty downgrade,
+        # and a model gains a column that no migration adds.
+        edit(versions / "0003_create_orders.py", "    order_status.drop(op.get_bind())\n", "")
+        shutil.copy(pr / "broken_0004_add_user_age.py", versions / "0004_add_user_age.py")
+        edit(target / "app" / "models" / "user.py", "    full_name:",
+             "    phone: Mapped[str | None] = mapped_column(String(30))\n    full_name:")
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "orders: table, status enum, index")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
 
 
 def main() -> int:

@@ -178,8 +178,11 @@ def line_of(path: Path, text: str) -> int:
     raise AssertionError(f"{text!r} not in {path}")
 
 
-def make_repo(path: Path, fixture: str = "service") -> Repo:
-    shutil.copytree(FIXTURES / fixture, path, ignore=shutil.ignore_patterns("__pycache__"))
+def make_repo(path: Path, overlay: str | None = None) -> Repo:
+    """The `service` fixture at main, with an overlay fixture's files laid over it."""
+    shutil.copytree(FIXTURES / "service", path, ignore=shutil.ignore_patterns("__pycache__"))
+    if overlay:
+        shutil.copytree(FIXTURES / overlay, path, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     repo = Repo(path)
     repo.git("init", "-q", "-b", "main")
     repo.commit("base")
@@ -196,6 +199,7 @@ def repo(tmp_path: Path) -> Repo:
 
 @pytest.fixture
 def async_repo(tmp_path: Path) -> Repo:
-    r = make_repo(tmp_path / "service", fixture="service_async")
+    """The same service with an async env.py (asyncpg, asyncio.run) and async settings."""
+    r = make_repo(tmp_path / "service", overlay="service_async")
     r.branch("feature")
     return r
