@@ -232,7 +232,8 @@ def test_finding_message_html_is_escaped():
 
 def test_multiline_detail_is_fenced_longer_than_its_content():
     out = rendered()
-    assert "````text\nTraceback:\n  <details>\n```\n</details>\n````" in out
+    # Indented into its list item, fenced longer than the ``` inside it.
+    assert "  ````text\n  Traceback:\n    <details>\n  ```\n  </details>\n  ````" in out
 
 
 def test_failing_check_has_heading_and_fix():

@@ -238,6 +238,16 @@ class Agent:
         return sorted(files)
 
     # --- errors ---------------------------------------------------------------------
+    def project_traceback(self, exc, frames):
+        """The frames of the project's own files (revisions, env.py, models) and the
+        error: what a reviewer can act on, without the library internals."""
+        mine = [f for f in frames if _in_project(self.root, f.filename)]
+        shown = mine[-8:] if mine else frames[-3:]
+        heading = "Traceback (project files only):\n" if mine else "Traceback (most recent call last):\n"
+        tail = "".join(traceback.format_exception_only(type(exc), exc)).splitlines(keepends=True)
+        tail = [line for line in tail if not line.startswith("(Background on this error at")]
+        return heading + "".join(traceback.format_list(shown)) + "".join(tail)
+
     def describe_error(self, exc):
         tb = exc.__traceback__
         frames = traceback.extract_tb(tb) if tb else []
@@ -249,9 +259,8 @@ class Agent:
                 break
         if location is None:
             for frame in reversed(frames):
-                path = os.path.realpath(frame.filename)
-                if path.startswith(self.root + os.sep) and "site-packages" not in path:
-                    location = (path, frame.lineno)
+                if _in_project(self.root, frame.filename):
+                    location = (os.path.realpath(frame.filename), frame.lineno)
                     break
         if isinstance(exc, SyntaxError) and exc.filename:
             location = (os.path.realpath(exc.filename), exc.lineno)
@@ -265,7 +274,7 @@ class Agent:
         error = {
             "type": type(exc).__name__,
             "message": clean_message(exc),
-            "traceback": "".join(traceback.format_exception(type(exc), exc, tb)[-12:]),
+            "traceback": self.project_traceback(exc, frames),
         }
         if location:
             error["file"] = location[0]
@@ -293,6 +302,13 @@ def _no_connection_outlives_a_command():
 
     if not event.contains(Pool, "checkin", close_on_checkin):
         event.listen(Pool, "checkin", close_on_checkin)
+
+
+def _in_project(root, filename):
+    if not filename or filename.startswith("<"):
+        return False  # <frozen importlib...>, <string>: not files
+    path = os.path.realpath(filename)
+    return path.startswith(root + os.sep) and "site-packages" not in path
 
 
 def _chain(exc):
