@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,7 +109,10 @@ def test_postgres_that_will_not_start_is_exit_3(repo: Repo, tmp_path) -> None:
                           'echo "FATAL:  could not create shared memory segment" >&2\nexit 1\n')
         script.chmod(0o755)
     add_orders(repo)
-    result = repo.verify(env={"MIGBOT_PG_BINDIR": str(fake), "MIGBOT_CACHE_DIR": str(tmp_path / "cache")})
+    try:
+        result = repo.verify(env={"MIGBOT_PG_BINDIR": str(fake), "MIGBOT_CACHE_DIR": str(tmp_path / "cache")})
+    finally:
+        shutil.rmtree(fake)
     assert result.exit_code == 3
     assert "migbot: could not run: initdb failed" in result.stderr
     assert "could not create shared memory segment" in result.stderr
@@ -288,3 +292,69 @@ def test_server_directory_placement(tmp_path, monkeypatch) -> None:
     assert server._server_parent(private, server.RunAs()) == private
     monkeypatch.setenv("MIGBOT_PG_TMPDIR", str(tmp_path))
     assert server._server_parent(private, root_server) == tmp_path
+
+
+def test_head_that_is_the_merge_base_has_nothing_to_verify(repo: Repo) -> None:
+    repo.checkout("main")
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main")
+    assert result.exit_code == 0
+    assert "there is nothing to verify" in result.report["notes"][0]
+    assert result.report["database"] == "none (nothing to verify)"
+    for check_id in ("upgrade", "downgrade", "roundtrip", "model-drift", "env-loads"):
+        assert result.status(check_id) == "skip"
+    assert result.project["summary"]["verification"]["migration_up"] == "skipped"
+
+
+def test_default_base_is_never_the_checked_out_branch(repo: Repo, tmp_path) -> None:
+    add_orders(repo)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone)], check=True)  # origin/HEAD -> origin/feature
+    result = run_migbot("verify", "--repo", str(clone))
+    assert result.exit_code == 0, result.stderr
+    assert result.report["refs"]["base_ref"] == "origin/main"
+
+
+def test_uncommitted_and_untracked_files_are_named(repo: Repo) -> None:
+    add_orders(repo)
+    repo.write("app/models/order.py", repo.read("app/models/order.py") + "# tweak\n")
+    repo.write("alembic/versions/0004_forgotten.py", "revision = '0004'\n")
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main")
+    assert "Uncommitted changes are not verified (app/models/order.py)" in " ".join(result.report["notes"])
+    assert "Untracked files are not verified (alembic/versions/0004_forgotten.py)" in " ".join(result.report["notes"])
+
+
+def test_missing_repo_and_unwritable_output_fail_fast(repo: Repo, tmp_path) -> None:
+    missing = run_migbot("verify", "--repo", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "no such directory" in missing.stderr
+    started = time.monotonic()
+    unwritable = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--output",
+                            str(tmp_path / "no" / "dir" / "r.md"), json_report=False)
+    assert unwritable.exit_code == 2 and "is not a directory" in unwritable.stderr
+    assert time.monotonic() - started < 5  # refused before any work
+
+
+def test_broken_pipe_keeps_the_exit_code(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("age", sa.Integer()))', "pass")
+    repo.commit()
+    # `| head -1` closes the pipe early; migbot's own exit code must still say "a check failed".
+    proc = subprocess.run(f"{sys.executable} -m migbot verify --repo {repo.path} --base main --quiet | head -1; "
+                          "exit ${PIPESTATUS[0]}", shell=True, capture_output=True, text=True, executable="/bin/bash")
+    assert proc.stdout.startswith("migbot")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_render_refuses_a_newer_schema_and_infers_format(repo: Repo, tmp_path) -> None:
+    add_orders(repo)
+    out = tmp_path / "report.json"
+    assert run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--output", str(out),
+                      json_report=False).exit_code == 0
+    assert json.loads(out.read_text())["schema_version"] == 1  # .json inferred the format
+    md = tmp_path / "summary.md"
+    assert run_migbot("render", str(out), "--output", str(md)).exit_code == 0
+    assert md.read_text().startswith("<!-- migbot:database-task-summary -->")
+    newer = json.loads(out.read_text())
+    newer["schema_version"] = 99
+    out.write_text(json.dumps(newer))
+    result = run_migbot("render", str(out))
+    assert result.exit_code == 2 and "Upgrade migbot to render it" in result.stderr

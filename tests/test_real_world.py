@@ -75,6 +75,9 @@ def test_settings_that_demand_unrelated_secrets_get_a_clear_failure(tmp_path) ->
     [finding] = result.check("env-loads")["findings"]
     assert "SECRET_KEY" in finding["message"] and "Field required" in finding["message"]
     assert finding["file"] == "backend/app/core/config.py"
+    assert "`env` table in [tool.migbot]" in finding["hint"]
+    # The base fails the same way: one failure, not two with different advice.
+    assert result.check("base-builds")["status"] == "skip"
 
 
 def test_config_env_gives_settings_what_they_need(tmp_path) -> None:

@@ -55,8 +55,22 @@ def test_alembic_ini_accepts_list():
     assert config.alembic_ini == ["a/alembic.ini", "b/alembic.ini"]
 
 
-def test_sys_path_accepts_string():
-    assert parse_config([("m", {"sys-path": "src"})]).sys_path == ["src"]
+def test_sys_path_must_be_a_list():
+    with pytest.raises(UsageError) as error:
+        parse_config([("m", {"sys-path": "src"})])
+    assert "sys-path: Input should be a valid list" in error.value.message
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"timeout": "300"}, "timeout: Input should be a valid number"),
+    ({"timeout": 0.5}, "timeout: Input should be greater than or equal to 1"),
+    ({"default-env": "false"}, "default-env: Input should be a valid boolean"),
+    ({"set-sqlalchemy-url": 0}, "set-sqlalchemy-url: Input should be a valid boolean"),
+])
+def test_no_silent_type_coercion(table, message):
+    with pytest.raises(UsageError) as error:
+        parse_config([("m", table)])
+    assert message in error.value.message
 
 
 # --- unknown keys and bad values ---------------------------------------------------------------------

@@ -204,9 +204,9 @@ def test_outside_code_helper_strips_spans_and_fences():
 
 def test_user_text_cannot_open_details():
     out = _outside_code(rendered())
-    # Our sections: one "Details" for the failing finding, one "All N checks".
+    # Our sections: one "Traceback" for the failing finding, one "All N checks".
     assert out.count("<details>") == 2
-    assert out.count("<details><summary>Details</summary>") == 1
+    assert out.count("<details><summary>Traceback</summary>") == 1
     assert out.count("<details><summary>All 2 checks</summary>") == 1
     assert out.count("</details>") == 2
 
@@ -238,7 +238,7 @@ def test_multiline_detail_is_fenced_longer_than_its_content():
 
 def test_failing_check_has_heading_and_fix():
     out = rendered()
-    assert "#### ❌ [`upgrade`](" in out
+    assert "#### ❌ `upgrade`: Each new revision upgrades" in out
     assert "**How to fix:**" in out
     assert "**❌ 1 check failed**" in out
 
@@ -247,7 +247,7 @@ def test_table_rows_have_expected_number_of_cells():
     out = rendered()
     check_rows = [line for line in out.splitlines() if line.startswith("| ") and "Each new revision upgrades" in line]
     assert len(check_rows) == 1
-    assert len(re.findall(r"(?<!\\)\|", check_rows[0])) == 4  # three cells, four unescaped pipes
+    assert len(re.findall(r"(?<!\\)\|", check_rows[0])) == 5  # four cells, five unescaped pipes
 
 
 def test_migration_file_with_pipe_does_not_break_table():

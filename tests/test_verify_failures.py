@@ -77,6 +77,9 @@ def test_downgrade_leaving_an_enum_type_behind(repo: Repo) -> None:
     [finding] = restore["findings"]
     assert finding["revision"] == "0003"
     assert "enum type `public.user_status` left behind by the downgrade ('active', 'disabled')" in finding["details"]
+    # The upgrades worked; it is the down path that is broken.
+    assert result.project["summary"]["verification"]["migration_up"] == "pass"
+    assert result.project["summary"]["verification"]["migration_down"] == "fail"
     # ...and that leftover is exactly what breaks the second upgrade.
     reup = result.check("reupgrade")
     assert reup["status"] == "fail"
@@ -139,6 +142,7 @@ def test_edited_base_migration(repo: Repo) -> None:
     check = result.check("base-migrations-unchanged")
     [finding] = check["findings"]
     assert finding["file"] == "alembic/versions/0002_add_user_full_name.py"
+    assert finding["line"] == line_of(repo.path / finding["file"], "length=120")  # where the edit is
     assert finding["revision"] == "0002"
     assert "was edited" in finding["message"]
     assert result.project["summary"]["migrations"][0]["status"] == "edited after it was on the base branch"
@@ -241,6 +245,13 @@ def test_syntax_error_in_a_revision(repo: Repo) -> None:
     assert env["status"] == "fail"
     assert env["findings"][0]["file"] == "alembic/versions/0003.py"
     assert result.status("upgrade") == "skip"
+    # Checks that need every file parsed say so instead of passing on a partial graph.
+    for check_id in ("single-head", "reversible-downgrades", "down-revisions-exist"):
+        check = result.check(check_id)
+        assert check["status"] == "skip"
+        assert check["summary"] == "alembic/versions/0003.py cannot be parsed (see revision-syntax)"
+    [migration] = result.project["summary"]["migrations"]
+    assert migration["description"] == "cannot be read: syntax error on line 8"
 
 
 def test_env_py_import_error(repo: Repo) -> None:
@@ -254,6 +265,11 @@ def test_env_py_import_error(repo: Repo) -> None:
     assert result.status("base-builds") == "pass"
     for check_id in ("upgrade", "downgrade", "roundtrip", "model-drift"):
         assert result.status(check_id) == "skip"
+    # Nothing ran, so the summary must not say "pass" for anything.
+    assert result.project["summary"]["verification"]["migration_up"] == "skipped"
+    assert result.project["summary"]["verification"]["migration_down"] == "skipped"
+    assert result.project["summary"]["schema_impact"]["known"] is False
+    assert "could not be imported" in finding["hint"]
 
 
 def test_hanging_migration_is_stopped_by_the_timeout(repo: Repo) -> None:
@@ -368,8 +384,12 @@ def test_deleted_base_migration(repo: Repo) -> None:
     assert result.exit_code == 1
     [finding] = result.check("base-migrations-unchanged")["findings"]
     assert finding["message"] == "0002 exists on the base branch and was deleted"
-    # The base database is at 0002, which the branch no longer has: nothing can be walked.
-    assert "0002, which the head branch no longer has" in result.check("upgrade")["findings"][0]["message"]
+    # The base database is at 0002, which the branch no longer has: nothing can be walked,
+    # and the live checks say why instead of failing a second time for the same cause.
+    upgrade = result.check("upgrade")
+    assert upgrade["status"] == "skip"
+    assert "0002, which the head branch no longer has" in upgrade["summary"]
+    assert result.project["stairway"] == []  # base revisions are never taken for new ones
 
 
 def test_not_implemented_and_missing_downgrades(repo: Repo) -> None:

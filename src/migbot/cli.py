@@ -19,7 +19,7 @@ from migbot import __version__
 from migbot.checks.catalog import render_markdown as render_catalog
 from migbot.errors import EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, Interrupted, MigbotError, UsageError
 from migbot.report.markdown import render_markdown
-from migbot.report.model import Report
+from migbot.report.model import SCHEMA_VERSION, Report
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
 
 FORMATS = ("terminal", "markdown", "json")
@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--base", metavar="REF", help="the branch the change merges into (default: the repository's "
                         "default branch, e.g. origin/main)")
     verify.add_argument("--head", default="HEAD", metavar="REF", help="the commit to verify (default: HEAD)")
-    verify.add_argument("--format", choices=FORMATS, default="terminal", help="output format (default: terminal)")
+    verify.add_argument("--format", choices=FORMATS, help="output format (default: from --output's suffix, "
+                        ".md or .json, else terminal)")
     verify.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
     verify.add_argument("--database-url", metavar="URL", default=os.environ.get("MIGBOT_DATABASE_URL"),
                         help="use this PostgreSQL server instead of starting one; migbot creates and drops its own "
@@ -54,10 +55,13 @@ def _parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="re-render a saved JSON report")
     render.add_argument("report", type=Path, metavar="REPORT.json")
-    render.add_argument("--format", choices=("markdown", "terminal"), default="terminal")
+    render.add_argument("--format", choices=("markdown", "terminal"),
+                        help="output format (default: from --output's suffix, else terminal)")
     render.add_argument("--output", type=Path, metavar="FILE")
 
-    sub.add_parser("checks", help="list every check with its id, why it matters and how to fix it")
+    checks = sub.add_parser("checks", help="list every check: its id, default level and what it checks")
+    checks.add_argument("--markdown", action="store_true", help="the full catalogue (docs/checks.md): what each "
+                        "check catches, why it matters, how to fix it")
     return parser
 
 
@@ -66,8 +70,8 @@ def _positive(value: str) -> float:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 second")
     return number
 
 
@@ -82,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "render":
             return _render(args)
-        print(render_catalog(), end="")
+        if args.markdown:
+            print(render_catalog(), end="")
+        else:
+            _list_checks()
         return EXIT_OK
     except MigbotError as exc:
         _print_error(exc, secret=_password(getattr(args, "database_url", None)))
@@ -91,15 +98,27 @@ def main(argv: list[str] | None = None) -> int:
         print("migbot: interrupted; everything it started has been stopped and removed.", file=sys.stderr)
         return Interrupted.exit_code
     except Exception as exc:  # noqa: BLE001 - a bug in migbot: say so, without a wall of traceback
+        detail = _redact(f"{type(exc).__name__}: {exc}", _password(getattr(args, "database_url", None)))
+        print(f"migbot: internal error: {detail}", file=sys.stderr)
         if os.environ.get("MIGBOT_DEBUG"):
             traceback.print_exc()
-        detail = _redact(f"{type(exc).__name__}: {exc}", _password(getattr(args, "database_url", None)))
-        print(f"migbot: internal error: {detail}\n"
-              "This is a bug in migbot. Run again with MIGBOT_DEBUG=1 to see the traceback, and report it.",
-              file=sys.stderr)
+            print("This is a bug in migbot: please report it with the traceback above.", file=sys.stderr)
+        else:
+            print("This is a bug in migbot. Run again with MIGBOT_DEBUG=1 to see the traceback, and report it.",
+                  file=sys.stderr)
         return EXIT_INFRA
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _list_checks() -> None:
+    from migbot.checks.catalog import CHECKS
+
+    width = max(len(spec.id) for spec in CHECKS)
+    for spec in CHECKS:
+        print(f"{spec.id.ljust(width)}  {spec.stage:6}  {spec.default.value:7}  {spec.title}")
+    print("\nSet a level with [tool.migbot.checks] in pyproject.toml, e.g. model-drift = \"warning\".\n"
+          "`migbot checks --markdown` tells what each check catches, why it matters and how to fix it.")
 
 
 def _raise_interrupted(_signum, _frame):
@@ -109,6 +128,8 @@ def _raise_interrupted(_signum, _frame):
 def _verify(args) -> int:
     from migbot.pipeline import VerifyOptions, verify
 
+    fmt = _format(args.format, args.output)
+    _check_writable(args.output)  # before minutes of work, not after
     progress = TerminalProgress(enabled=not args.quiet)
     try:
         report = verify(
@@ -118,7 +139,7 @@ def _verify(args) -> int:
         )
     finally:
         progress.close()
-    _emit(report, args.format, args.output)
+    _emit(report, fmt, args.output)
     if args.output is not None and not args.quiet:
         verdict = "passed" if report.passed else "failed"
         print(f"migbot: {report.counts.failed} checks failed; report written to {args.output}" if not report.passed
@@ -133,10 +154,31 @@ def _render(args) -> int:
         raise UsageError(f"Cannot read {args.report}: {exc.strerror}.") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise UsageError(f"{args.report} is not a migbot report: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+        where = ".".join(map(str, first["loc"]))
+        raise UsageError(f"{args.report} is not a migbot report ({where + ': ' if where else ''}{first['msg']}).",
                          hint="It must be the JSON written by `migbot verify --format json`.") from None
-    _emit(report, args.format, args.output)
+    if report.schema_version > SCHEMA_VERSION:
+        raise UsageError(f"{args.report} has report schema version {report.schema_version}; this migbot "
+                         f"({__version__}) reads version {SCHEMA_VERSION}. Upgrade migbot to render it.")
+    _emit(report, _format(args.format, args.output), args.output)
     return EXIT_OK if report.passed else EXIT_CHECKS_FAILED
+
+
+def _format(chosen: str | None, output: Path | None) -> str:
+    if chosen:
+        return chosen
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".md": "markdown", ".markdown": "markdown", ".json": "json"}.get(suffix, "terminal")
+
+
+def _check_writable(output: Path | None) -> None:
+    if output is None:
+        return
+    directory = output.parent if str(output.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"Cannot write the report to {output}: {directory} is not a directory.")
+    if (output.exists() and not os.access(output, os.W_OK)) or not os.access(directory, os.W_OK):
+        raise UsageError(f"Cannot write the report to {output}: permission denied.")
 
 
 def _emit(report: Report, fmt: str, output: Path | None) -> None:
@@ -155,10 +197,16 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
                 output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"Cannot write the report to {output}: {exc.strerror}.") from None
-    elif text is None:
-        render_terminal(report, console_for(sys.stdout))
     else:
-        sys.stdout.write(text)
+        try:
+            if text is None:
+                render_terminal(report, console_for(sys.stdout))
+            else:
+                sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `migbot verify | head` closed the pipe: the exit code still tells the result.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _password(url: str | None) -> str | None:

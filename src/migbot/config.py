@@ -67,10 +67,10 @@ class ProjectSettings(_Model):
     """Settings that can differ per Alembic project (top level, or per [[tool.migbot.projects]])."""
 
     python: str | None = None
-    sys_path: StrList = []
+    sys_path: list[str] = []
     env: dict[str, str] = {}
-    default_env: bool = True
-    set_sqlalchemy_url: bool = True
+    default_env: bool = Field(default=True, strict=True)  # "false" must not read as true-ish
+    set_sqlalchemy_url: bool = Field(default=True, strict=True)
     bootstrap: str | None = None
 
     @field_validator("env")
@@ -94,7 +94,7 @@ class ProjectOverride(ProjectSettings):
 
 class MigbotConfig(ProjectSettings):
     alembic_ini: StrList | None = None
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, ge=1, strict=True)
     checks: dict[str, Level] = {}
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []

@@ -3,7 +3,7 @@
 discover → plan → provision a database → run in worker processes → snapshot and
 compare → checks → report.
 
-Every resource (worktrees, PostgreSQL, workers, databases, temp dirs) is released
+Every resource (exported trees, PostgreSQL, workers, databases, temp dirs) is released
 on every exit path, including Ctrl-C and SIGTERM.
 """
 
@@ -31,7 +31,7 @@ from migbot.provision.server import launch_server
 from migbot.report.build import build_project_report
 from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
 from migbot.run.context import Progress, Redactor, RunContext, make_workdir
-from migbot.run.stairway import ProjectRun
+from migbot.run.stairway import Evidence, ProjectRun
 
 
 @dataclass
@@ -67,36 +67,36 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     workdir = make_workdir()
     server = None
     ctx = RunContext(repo, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
+    # The branch has nothing of its own when head is the merge-base: say so, skip the live run.
+    nothing_new = refs.head == refs.merge_base
     try:
-        if not options.database_url:
-            progress.step("starting a throwaway PostgreSQL")
-            server = launch_server(workdir)
         ini_paths = config.alembic_ini or find_ini_files(head_files)
-        if ini_paths:
+        if ini_paths and not nothing_new:
+            if not options.database_url:
+                progress.step("starting a throwaway PostgreSQL")
+                server = launch_server(workdir)
             ctx.prespawn(config.for_project(ini_paths[0]))
         plans = build_plans(repo, refs, config, head_files)
-        notes = _notes(repo, options, plans)
+        notes = _notes(repo, options, plans, config)
         static = [run_static_checks(plan, config) for plan in plans]
-        ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
-                       if c != plan.merge_base.commit or plan.merge_base.project is not None])
-
-        # provision
-        if server is not None:
-            server.wait_ready()
-            info = server.info
-            database = f"throwaway PostgreSQL {server.version} started by migbot"
-            progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
+        if nothing_new:
+            notes.insert(0, f"{refs.head_ref} ({refs.head[:7]}) has no commits that {refs.base_ref} does not have, "
+                         "so there is nothing to verify. Is --base the branch this change merges into?")
+            database = "none (nothing to verify)"
+            skipped = f"{refs.head_ref} has no commits of its own against {refs.base_ref}"
+            for plan, checks in zip(plans, static):
+                evidence = Evidence(base_has_alembic=plan.merge_base.project is not None, live_skipped=skipped)
+                live, drift = run_live_checks(plan, evidence, config)
+                projects.append(build_project_report(plan, evidence, _ordered(checks, live), drift))
         else:
-            info = ServerInfo.from_url(options.database_url)
-            database = f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
-        ctx.attach_server(info)
-
-        # run in worker processes, snapshot and compare, check
-        for index, plan in enumerate(plans):
-            evidence = ProjectRun(ctx, plan, config, index).run()
-            live, drift = run_live_checks(plan, evidence, config)
-            checks = _ordered(static[index], live)
-            projects.append(build_project_report(plan, evidence, checks, drift))
+            ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
+                           if c != plan.merge_base.commit or plan.merge_base.project is not None])
+            database = _provision(ctx, server, options, progress)
+            # run in worker processes, snapshot and compare, check
+            for plan, checks in zip(plans, static):
+                evidence = ProjectRun(ctx, plan, config, len(projects)).run()
+                live, drift = run_live_checks(plan, evidence, config)
+                projects.append(build_project_report(plan, evidence, _ordered(checks, live), drift))
     finally:
         with _signals_held():
             try:
@@ -132,6 +132,18 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     )
 
 
+def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progress) -> str:
+    """Wait for migbot's own server (or take --database-url); returns how the report names it."""
+    if server is not None:
+        server.wait_ready()
+        progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
+        ctx.attach_server(server.info)
+        return f"throwaway PostgreSQL {server.version} started by migbot"
+    info = ServerInfo.from_url(options.database_url)
+    ctx.attach_server(info)
+    return f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
+
+
 _ORDER = ("revision-syntax", "env-loads", "base-builds", "unique-revision-ids", "down-revisions-exist", "single-head",
           "single-head-after-merge", "base-migrations-unchanged", "reversible-downgrades", "upgrade", "downgrade",
           "downgrade-restores-schema", "reupgrade", "roundtrip", "model-drift")
@@ -142,13 +154,18 @@ def _ordered(*groups):
     return sorted(checks, key=lambda c: _ORDER.index(c.id) if c.id in _ORDER else len(_ORDER))
 
 
-def _notes(repo: GitRepo, options: VerifyOptions, plans) -> list[str]:
+def _notes(repo: GitRepo, options: VerifyOptions, plans, config) -> list[str]:
     notes = []
     if options.head == "HEAD":
-        dirty = repo.dirty_paths()
-        if dirty:
-            shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
-            notes.append(f"Uncommitted changes are not verified ({shown}); migbot checks the committed HEAD.")
+        changed, untracked = repo.dirty_paths()
+        for paths, what in ((changed, "Uncommitted changes"), (untracked, "Untracked files")):
+            if paths:
+                shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+                notes.append(f"{what} are not verified ({shown}): migbot checks the committed HEAD.")
+    known = {rev for plan in plans for rev in plan.head.graph.ids}
+    for allowed in config.allow_irreversible:
+        if allowed.revision not in known:
+            notes.append(f"allow-irreversible names revision {allowed.revision}, which no revision file declares.")
     for plan in plans:
         if plan.merge_base.project is None:
             notes.append(f"{plan.project.ini_path} does not exist at the merge-base: the base state is an empty database.")

@@ -105,8 +105,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         catches="An exception while Alembic loads the revisions or runs env.py: an ImportError in env.py or "
         "the models, a settings class that rejects the environment, a syntax error the static parse missed.",
         why="Nothing else can be verified, and `alembic upgrade` would fail the same way on deploy.",
-        fix="Run `alembic current` locally to reproduce. If env.py needs settings, give them to migbot with "
-        "the `env` table in [tool.migbot].",
+        fix="The finding says what failed; `alembic current` reproduces it locally. Settings that need "
+        "variables get them from the `env` table in [tool.migbot]; the interpreter and import path are set with "
+        "`python` and `sys-path`.",
         can_disable=False,
     ),
     CheckSpec(
@@ -146,8 +147,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "revision created.",
         why="The next upgrade, or the next developer's, fails on the leftover; or the database silently lost "
         "part of its schema. Only a catalog comparison sees these.",
-        fix="Make downgrade() drop what upgrade() created (for example `sa.Enum(...).drop(op.get_bind())`) "
-        "and only that; the report lists each difference.",
+        fix="Make downgrade() undo exactly what upgrade() did, in reverse: drop what it created (indexes, "
+        "sequences, enum types with `sa.Enum(...).drop(op.get_bind())`) and re-create what it dropped. The "
+        "report lists each difference.",
     ),
     CheckSpec(
         id="reupgrade",
@@ -157,7 +159,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         "the second time.",
         why="Upgrade, downgrade, upgrade is how a fix gets redeployed; a downgrade that leaves something "
         "behind makes the second upgrade fail.",
-        fix="Usually the downgrade left an object behind (see downgrade-restores-schema).",
+        fix="Usually the downgrade left something behind: a schema object (see downgrade-restores-schema), "
+        "or rows that upgrade() inserted and downgrade() did not delete.",
     ),
     CheckSpec(
         id="roundtrip",

@@ -25,6 +25,30 @@ def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, 
                    line=err.line if err.file else None, details=details)
 
 
+def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
+    """Advice for a failure to load env.py and the models, by what the error says."""
+    err = outcome.error
+    if err is None or err.kind in ("wrong-database", "crash"):
+        return None
+    text = f"{err.type}: {err.message}"
+    if err.kind == "timeout":
+        return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
+    if err.type in ("ModuleNotFoundError", "ImportError"):
+        return (f"A module could not be imported with {interpreter or 'the project interpreter'}. If it is a "
+                "dependency, point `python` in [tool.migbot] at your project's virtualenv; if it is your own "
+                "package, add its folder to `sys-path`.")
+    if "validation error" in text and ("Field required" in text or "Input should" in text):
+        return ("Your settings class rejected the environment migbot gave it. Give the variables it needs "
+                "values with the `env` table in [tool.migbot], e.g. env = { SECRET_KEY = \"ci-only\" }.")
+    if err.type == "SyntaxError":
+        return "Fix the syntax error at the location shown (revision-syntax lists every file that does not parse)."
+    if "is not present" in err.message or err.type in ("KeyError", "RevisionError", "ResolutionError"):
+        return "A down_revision points at a revision that does not exist (see down-revisions-exist)."
+    if err.type == "OperationalError":
+        return "env.py could not talk to the database: it should build its URL from sqlalchemy.url or DATABASE_URL."
+    return None
+
+
 def _diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None,
                   verbs: dict[str, str]) -> Finding:
     return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
@@ -43,7 +67,9 @@ def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
     if load is None:
         return verdict("env-loads", config, [], skipped=ev.live_skipped or "not run")
     if not load.ok:
-        return verdict("env-loads", config, [error_finding("loading env.py at head", load)])
+        finding = error_finding("loading env.py at head", load)
+        finding.hint = load_hint(load, ev.interpreter)
+        return verdict("env-loads", config, [finding])
     info = load.result
     models = "" if info.get("has_metadata") else "; env.py sets no target_metadata, so model drift cannot be checked"
     return verdict("env-loads", config, [],
@@ -54,15 +80,29 @@ def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
 def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     if not ev.base_has_alembic:
         return verdict("base-builds", config, [], passed="no Alembic project at the base: starting from an empty database")
+    base, head = ev.base_load, ev.head_load
+    if base is not None and not base.ok and head is not None and not head.ok and _same_failure(base, head):
+        return verdict("base-builds", config, [], skipped="env.py fails to load at base just as at head (see env-loads)")
     for what, outcome in (("loading env.py at base", ev.base_load), ("the bootstrap command", ev.base_bootstrap),
                           ("alembic upgrade heads at base", ev.base_upgrade)):
         if outcome is not None and not outcome.ok:
-            return verdict("base-builds", config, [error_finding(what, outcome)])
+            finding = error_finding(what, outcome)
+            if outcome is ev.base_load:
+                finding.hint = load_hint(outcome, ev.interpreter)
+            return verdict("base-builds", config, [finding])
     if ev.base_snapshot is None:
         return verdict("base-builds", config, [], skipped=ev.live_skipped or "not run")
     heads = ", ".join(ev.base_heads) or "no revision"
     seconds = sum(o.seconds for o in (ev.base_bootstrap, ev.base_upgrade) if o is not None)
     return verdict("base-builds", config, [], passed=f"base built at {heads} in {seconds:.2f} s")
+
+
+def _same_failure(a: StepOutcome, b: StepOutcome) -> bool:
+    """The same error in the same place (messages may echo the tree's own database name)."""
+    def key(outcome: StepOutcome) -> tuple:
+        err = outcome.error
+        return err.type, err.file, err.line, (err.message.splitlines() or [""])[0]
+    return key(a) == key(b)
 
 
 def _live_skip(ev: Evidence) -> str | None:
@@ -77,7 +117,8 @@ def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResul
     if (reason := _live_skip(ev)) is not None:
         return verdict("upgrade", config, [], skipped=reason)
     if ev.stairway_skipped:
-        return verdict("upgrade", config, [Finding(message=f"the stairway could not start: {ev.stairway_skipped}")])
+        # The cause (a deleted base revision) is base-migrations-unchanged's finding.
+        return verdict("upgrade", config, [], skipped=ev.stairway_skipped)
     if not ev.new_revisions:
         return verdict("upgrade", config, [], passed="the branch adds no revisions")
     findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision, _file(plan, ev, t.revision))

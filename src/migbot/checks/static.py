@@ -80,7 +80,7 @@ def base_migrations_unchanged(plan: ProjectPlan, config: MigbotConfig) -> CheckR
         if change.change == "modified":
             findings.append(Finding(
                 message=f"{change.revision.revision} exists on the base branch and was edited",
-                revision=change.revision.revision, file=change.path, line=change.new.revision_line if change.new else None))
+                revision=change.revision.revision, file=change.path, line=change.first_changed_line))
         elif change.change == "deleted":
             findings.append(Finding(
                 message=f"{change.revision.revision} exists on the base branch and was deleted",
@@ -113,7 +113,18 @@ def reversible_downgrades(plan: ProjectPlan, config: MigbotConfig) -> CheckResul
 
 STATIC_CHECKS = (revision_syntax, unique_revision_ids, down_revisions_exist, single_head, single_head_after_merge,
                  base_migrations_unchanged, reversible_downgrades)
+# These read the revision graph or every new file: one unreadable file makes them guesswork.
+NEEDS_EVERY_FILE = {"unique-revision-ids", "down-revisions-exist", "single-head", "single-head-after-merge",
+                    "reversible-downgrades"}
 
 
 def run_static_checks(plan: ProjectPlan, config: MigbotConfig) -> list[CheckResult]:
-    return [check(plan, config) for check in STATIC_CHECKS]
+    unreadable = [f.path for f in plan.head.files if f.syntax_error]
+    results = []
+    for check in STATIC_CHECKS:
+        result = check(plan, config)
+        if unreadable and result.id in NEEDS_EVERY_FILE and result.status != "off":
+            shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+            result = verdict(result.id, config, [], skipped=f"{shown} cannot be parsed (see revision-syntax)")
+        results.append(result)
+    return results

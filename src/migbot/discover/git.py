@@ -6,6 +6,7 @@ and head are seen exactly as committed.
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import subprocess
@@ -15,8 +16,8 @@ from pathlib import Path
 from migbot.errors import InfraError, UsageError
 
 HISTORY_HINT = (
-    "migbot needs the history of both branches. In GitHub Actions use "
-    "actions/checkout with `fetch-depth: 0`; locally run `git fetch origin`."
+    "migbot needs the history of both branches. In GitHub Actions use actions/checkout with "
+    "`fetch-depth: 0`; locally run `git fetch --unshallow origin` (a shallow clone) or `git fetch origin`."
 )
 
 
@@ -32,6 +33,8 @@ class GitRepo:
         if shutil.which("git") is None:
             raise InfraError("git is not installed; migbot needs it to read the branch's history.")
         self.path = Path(path)
+        if not self.path.is_dir():
+            raise UsageError(f"--repo {self.path}: no such directory.")
         try:
             top = self._git("rev-parse", "--show-toplevel", cwd=self.path)
         except UsageError:
@@ -42,24 +45,38 @@ class GitRepo:
         self.root = Path(top)
 
     # --- plumbing ---------------------------------------------------------------
-    def _git(self, *args: str, cwd: Path | None = None, input: bytes | None = None, text: bool = True):
+    def _git(self, *args: str, cwd: Path | None = None, input: bytes | None = None, text: bool = True,
+             strip: bool = True):
         result = subprocess.run(
             ["git", *args], cwd=cwd or self.root, capture_output=True, input=input, text=text and input is None
         )
         if result.returncode != 0:
             err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode(errors="replace")
             raise UsageError(f"git {' '.join(args)} failed: {err.strip() or 'exit code ' + str(result.returncode)}")
-        return result.stdout.strip() if isinstance(result.stdout, str) else result.stdout
+        if isinstance(result.stdout, str):
+            return result.stdout.strip() if strip else result.stdout
+        return result.stdout
 
     # --- refs -------------------------------------------------------------------
     def resolve(self, ref: str, *, what: str) -> str:
         try:
             return self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         except UsageError:
-            hint = HISTORY_HINT if self.is_shallow() or ref.startswith("origin/") else (
-                "Check the name with `git branch -a`."
-            )
+            close = difflib.get_close_matches(ref, self._branch_names(), n=1)
+            if close:
+                hint = f"Did you mean {close[0]!r}?"
+            elif self.is_shallow() or ref.startswith("origin/"):
+                hint = HISTORY_HINT
+            else:
+                hint = "Check the name with `git branch -a`."
             raise UsageError(f"The {what} ref {ref!r} does not exist in this repository.", hint=hint) from None
+
+    def _branch_names(self) -> list[str]:
+        try:
+            out = self._git("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
+        except UsageError:
+            return []
+        return [name for name in out.splitlines() if name and not name.endswith("/HEAD")]
 
     def describe_ref(self, ref: str) -> str:
         """HEAD as its branch name when it has one, for people reading the report."""
@@ -91,13 +108,19 @@ class GitRepo:
             ) from None
 
     def default_branch(self) -> str:
-        """origin/HEAD's target, else origin/main, origin/master, main, master."""
+        """origin/HEAD's target, else origin/main, origin/master, main, master; never the
+        branch that is checked out (a clone made from a feature branch has origin/HEAD
+        pointing at that branch)."""
+        candidates = []
         try:
-            ref = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
-            return ref.removeprefix("refs/remotes/")
+            candidates.append(self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").removeprefix("refs/remotes/"))
         except UsageError:
             pass
-        for candidate in ("origin/main", "origin/master", "main", "master"):
+        candidates += ["origin/main", "origin/master", "main", "master"]
+        current = self.describe_ref("HEAD")
+        for candidate in candidates:
+            if candidate in (current, f"origin/{current}"):
+                continue
             try:
                 self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
                 return candidate
@@ -167,9 +190,24 @@ class GitRepo:
                 i += 2
         return changes
 
-    def dirty_paths(self) -> list[str]:
-        out = self._git("status", "--porcelain", "-z", "--untracked-files=no")
-        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+    def dirty_paths(self) -> tuple[list[str], list[str]]:
+        """(changed, untracked) paths in the working tree, which migbot does not verify."""
+        entries = self._git("status", "--porcelain", "-z", "--untracked-files=normal", strip=False).split("\0")
+        changed, untracked = [], []
+        i = 0
+        while i < len(entries):
+            entry = entries[i]
+            i += 1
+            if len(entry) < 4:
+                continue
+            status, path = entry[:2], entry[3:]
+            if status == "??":
+                untracked.append(path)
+            else:
+                changed.append(path)
+                if "R" in status or "C" in status:
+                    i += 1  # the next entry is the rename's original path
+        return changed, untracked
 
     # --- trees --------------------------------------------------------------------
     def export_tree(self, commit: str, path: Path, index_file: Path) -> Path:

@@ -37,6 +37,8 @@ class RevisionFile:
     @property
     def summary(self) -> str:
         """What the migration does, for the Migrations section."""
+        if self.syntax_error:
+            return f"cannot be read: syntax error on line {self.syntax_error_line}"
         if self.ops:
             shown = self.ops[:4]
             more = f" (+{len(self.ops) - 4} more)" if len(self.ops) > 4 else ""

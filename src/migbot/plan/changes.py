@@ -8,6 +8,7 @@ which is authoritative; this plan supplies files, messages and the static checks
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 
 from migbot.config import MigbotConfig, ProjectSettings
@@ -44,6 +45,7 @@ class RevisionChange:
     path: str
     old: RevisionFile | None = None
     new: RevisionFile | None = None
+    first_changed_line: int | None = None  # for "modified": where the edit starts in the new file
 
     @property
     def revision(self) -> RevisionFile:
@@ -100,7 +102,7 @@ def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_files: lis
             merge_base=merge_base,
             base_tip=base_tip,
             head=head,
-            revision_changes=_revision_changes(merge_base, head),
+            revision_changes=_revision_changes(merge_base, head, parsed),
             changed_files=changes,
         ))
     return plans
@@ -121,17 +123,23 @@ class _ParseCache:
     def __init__(self, repo: GitRepo):
         self.repo = repo
         self.by_blob: dict[str, RevisionFile] = {}
+        self.texts: dict[str, str] = {}  # text hash -> text, for the files that were edited
 
     def tree(self, commit: str, project: AlembicProject, blobs: dict[str, str]) -> TreeRevisions:
         paths = sorted(p for p in blobs if project.owns(p))
         missing = [blobs[p] for p in paths if blobs[p] not in self.by_blob]
         for sha, content in self.repo.read_blobs(missing).items():
-            self.by_blob[sha] = parse_revision("", content)
+            parsed = parse_revision("", content)
+            self.by_blob[sha] = parsed
+            self.texts[parsed.text_hash] = content.decode("utf-8", errors="replace")
         return TreeRevisions(commit, project, [replace(self.by_blob[blobs[p]], path=p) for p in paths
                                                if blobs[p] in self.by_blob])
 
+    def text(self, revision: RevisionFile | None) -> str:
+        return self.texts.get(revision.text_hash, "") if revision is not None else ""
 
-def _revision_changes(base: TreeRevisions, head: TreeRevisions) -> list[RevisionChange]:
+
+def _revision_changes(base: TreeRevisions, head: TreeRevisions, parsed: "_ParseCache") -> list[RevisionChange]:
     changes: list[RevisionChange] = []
     added = [f for p, f in head.by_path.items() if p not in base.by_path]
     deleted = [f for p, f in base.by_path.items() if p not in head.by_path]
@@ -151,5 +159,17 @@ def _revision_changes(base: TreeRevisions, head: TreeRevisions) -> list[Revision
             changes.append(RevisionChange("reformatted" if old.fingerprint == new.fingerprint else "modified",
                                           new.path, old, new))
     changes += [RevisionChange("deleted", f.path, f, None) for f in deleted]
+    for change in changes:
+        if change.change == "modified":
+            change.first_changed_line = _first_changed_line(parsed.text(change.old), parsed.text(change.new))
     order = {"added": 0, "modified": 1, "deleted": 2, "reformatted": 3}
     return sorted(changes, key=lambda c: (order[c.change], c.path))
+
+
+def _first_changed_line(old: str, new: str) -> int | None:
+    """1-based line of the new text where it first differs from the old one."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    for tag, _i1, _i2, j1, _j2 in matcher.get_opcodes():
+        if tag != "equal":
+            return j1 + 1
+    return None

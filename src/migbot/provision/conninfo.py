@@ -24,8 +24,9 @@ class ServerInfo:
         scheme = parts.scheme.split("+", 1)[0]
         if scheme not in ("postgresql", "postgres"):
             raise UsageError(
-                f"--database-url must be a postgresql:// URL, not {parts.scheme or 'a bare string'}://...",
-                hint="Example: --database-url postgresql://postgres@127.0.0.1:5432/postgres",
+                "--database-url must be a URL like postgresql://user:password@host:5432/postgres.",
+                hint="It names a database to connect to for CREATE DATABASE (usually postgres); migbot creates "
+                "and drops its own databases there. Example: postgresql://postgres@127.0.0.1:5432/postgres",
             )
         query = parse_qs(parts.query)
         host = parts.hostname or (query.get("host") or ["127.0.0.1"])[0]

@@ -13,7 +13,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from migbot.errors import InfraError
+from migbot.errors import InfraError, UsageError
 from migbot.provision.conninfo import ServerInfo
 
 
@@ -34,9 +34,11 @@ class Databases:
             try:
                 self._admin = psycopg.connect(**self.server.admin_kwargs(), autocommit=True, connect_timeout=10)
             except psycopg.Error as exc:
-                raise InfraError(
+                error = InfraError if self.server.socket_dir else UsageError  # --database-url: the user's value
+                raise error(
                     f"Could not connect to PostgreSQL at {self.server.host}:{self.server.port} "
-                    f"as {self.server.user}: {_first_line(exc)}"
+                    f"as {self.server.user}: {_first_line(exc)}",
+                    hint=None if self.server.socket_dir else "Check --database-url (or MIGBOT_DATABASE_URL).",
                 ) from None
             self._major = self._admin.info.server_version // 10000
         return self._admin

@@ -56,8 +56,12 @@ def _step(outcome: StepOutcome | None, skipped: str | None, diff: SchemaDiff | N
     if not outcome.ok:
         return Step(status="fail", seconds=round(outcome.seconds, 3), note=outcome.error.message.splitlines()[0][:200])
     if diff is not None and not diff.empty:
-        return Step(status="fail", seconds=round(outcome.seconds, 3), note=f"{len(diff.changes)} schema differences")
+        return Step(status="fail", seconds=round(outcome.seconds, 3), note=_differences(len(diff.changes)))
     return Step(status="pass", seconds=round(outcome.seconds, 3))
+
+
+def _differences(n: int) -> str:
+    return f"{n} schema difference{'' if n == 1 else 's'}"
 
 
 def _revision_run(plan: ProjectPlan, trip: Trip) -> RevisionRun:
@@ -66,7 +70,7 @@ def _revision_run(plan: ProjectPlan, trip: Trip) -> RevisionRun:
     if restored_skip is None and trip.restored is None:
         restored_skip = "not run"
     restored = (Step(status="skip", note=restored_skip) if restored_skip is not None else
-                Step(status="fail", note=f"{len(trip.restored.changes)} schema differences") if not trip.restored.empty
+                Step(status="fail", note=_differences(len(trip.restored.changes))) if not trip.restored.empty
                 else Step(status="pass"))
     return RevisionRun(
         revision=trip.revision,
@@ -178,7 +182,7 @@ def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
 
 def _schema_impact(diff: SchemaDiff | None) -> SchemaImpact:
     if diff is None:
-        return SchemaImpact()
+        return SchemaImpact(known=False)
     new_tables = sorted(_new_tables(diff))
     dropped = sorted(c.name for c in diff.of_kind("table", "removed"))
     touched = {c.table for c in diff.changes if c.table} | {c.name for c in diff.of_kind("table", "changed")}
@@ -193,17 +197,24 @@ def _schema_impact(diff: SchemaDiff | None) -> SchemaImpact:
 
 
 def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
-    def combine(ids: list[str]) -> str:
-        statuses = [checks[i].status for i in ids if i in checks]
-        if "fail" in statuses:
+    """The summary's two lines, from the live checks. "pass" only when the step ran.
+
+    Up is the upgrades themselves. Down is everything the downgrades decide: the
+    downgrade, the schema it leaves, the upgrade that follows it, the round trip and
+    whether the downgrades exist at all.
+    """
+    def status(live: list[str], static: list[str] = ()) -> str:
+        live_statuses = [checks[i].status for i in live if i in checks]
+        if "fail" in live_statuses or any(checks[i].status == "fail" for i in static if i in checks):
             return "fail"
-        if not ev.new_revisions and ev.head_load is not None and ev.head_load.ok and not ev.live_skipped:
+        if ev.head_load is not None and ev.head_load.ok and not ev.live_skipped and not ev.new_revisions:
             return "not applicable"
-        if all(s in ("skip", "off") for s in statuses):
+        if not any(s in ("pass", "warn") for s in live_statuses):
             return "skipped"
         return "pass"
 
     return Verification(
-        migration_up=combine(["upgrade", "reupgrade"]),
-        migration_down=combine(["downgrade", "downgrade-restores-schema", "reversible-downgrades", "roundtrip"]),
+        migration_up=status(["upgrade"]),
+        migration_down=status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip"],
+                              ["reversible-downgrades"]),
     )

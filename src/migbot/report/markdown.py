@@ -15,7 +15,6 @@ from migbot.report.model import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
          "not applicable": "➖", "not configured": "➖"}
-DOCS_URL = "https://github.com/migbot/migbot/blob/main/docs/checks.md"
 MARKER = "<!-- migbot:database-task-summary -->"
 
 
@@ -71,7 +70,8 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters.update(text=_text, cell=_cell, code=_code, cellcode=_cell_code, inline=_inline, block=_block,
                        plural=_plural)
-    env.globals.update(icons=ICONS, catalog=BY_ID, docs_url=DOCS_URL)
+    env.globals.update(icons=ICONS, catalog=BY_ID)
+    env.tests["multiline"] = lambda text: "\n" in str(text)
     return env
 
 

@@ -27,6 +27,7 @@ class Finding(BaseModel):
     revision: str | None = None
     file: str | None = None
     line: int | None = None
+    hint: str | None = Field(default=None, description="What to do about this finding, when migbot can tell.")
     details: list[str] = []
 
 
@@ -66,6 +67,7 @@ class MigrationEntry(BaseModel):
 
 
 class SchemaImpact(BaseModel):
+    known: bool = Field(default=True, description="False when the head schema was never reached.")
     new_tables: list[str] = []
     modified_tables: list[str] = []
     dropped_tables: list[str] = []

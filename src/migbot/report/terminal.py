@@ -59,7 +59,7 @@ def render_terminal(report: Report, console: Console) -> None:
             f"Modified tables: {', '.join(impact.modified_tables) or 'none'}",
             *([f"Dropped tables: {', '.join(impact.dropped_tables)}"] if impact.dropped_tables else []),
             f"New indexes: {', '.join(impact.new_indexes) or 'none'}",
-        ])
+        ] if impact.known else ["unknown: the branch's migrations did not reach head"])
         _section(console, "Seed Data", [s.seed_data])
         v = s.verification
         p("[bold]Verification[/]")
@@ -78,8 +78,14 @@ def render_terminal(report: Report, console: Console) -> None:
                 p(f"  {_mark(c.status)} {c.id.ljust(width)}  [dim]{'skipped: ' if c.status == 'skip' else ''}{summary}[/]")
             if c.status in ("fail", "warn"):
                 for f in c.findings:
-                    where = f" [cyan]{escape(f.file)}{':' + str(f.line) if f.line else ''}[/]" if f.file else ""
-                    p(f"      • {escape(f.message)}{where}")
+                    first, *rest = f.message.splitlines() or [""]
+                    p(f"      • {escape(first)}")
+                    for line in rest:
+                        p(f"        {escape(line)}")
+                    if f.file:
+                        p(f"        [cyan]at {escape(f.file)}{':' + str(f.line) if f.line else ''}[/]")
+                    if f.hint:
+                        p(f"        [yellow]→ {escape(f.hint)}[/]")
                     for detail in f.details:
                         for line in detail.splitlines()[-12:]:
                             p(f"        [dim]{escape(line)}[/]")
@@ -92,8 +98,8 @@ def render_terminal(report: Report, console: Console) -> None:
     p()
     c = report.counts
     verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
-    p(f"{verdict} — {c.failed} failed, {c.warnings} warnings, {c.passed} passed, {c.skipped} skipped "
-      f"({report.seconds:.1f} s)")
+    warnings = f"{c.warnings} warning{'' if c.warnings == 1 else 's'}"
+    p(f"{verdict} — {c.failed} failed, {warnings}, {c.passed} passed, {c.skipped} skipped ({report.seconds:.1f} s)")
 
 
 def _section(console: Console, title: str, lines: list[str]) -> None:

@@ -35,6 +35,10 @@ class ShellFailed(Exception):
     pass
 
 
+class InterpreterUnusable(Exception):
+    pass
+
+
 def _installed(module):
     import importlib.util
 
@@ -74,6 +78,10 @@ class Agent:
 
     # --- set-up -----------------------------------------------------------------
     def prepare_environment(self):
+        if _PREIMPORT_ERROR:
+            raise InterpreterUnusable(
+                "The project's Python interpreter {} cannot import Alembic and SQLAlchemy ({}).".format(
+                    sys.executable, _PREIMPORT_ERROR))
         spec = self.spec
         sync, async_ = choose_drivers()
         env_py = spec.get("env_py_text") or ""
@@ -167,9 +175,11 @@ class Agent:
         expected = self.spec["placeholders"]["dbname"]
         if actual != expected:
             raise WrongDatabase(
-                "env.py connected to database {!r}, not to migbot's throwaway database {!r}. "
-                "Nothing was run. Tell migbot how your env.py finds its database URL "
-                "(the env table of [tool.migbot] in pyproject.toml).".format(actual, expected)
+                "env.py connected to database {!r}, not to migbot's throwaway database {!r}, so migbot ran "
+                "nothing. env.py must take its URL from alembic.ini's sqlalchemy.url "
+                "(config.get_main_option) or from an environment variable; if it reads a variable other "
+                "than DATABASE_URL, map it in the env table of [tool.migbot] "
+                "(for example MY_DB_URL = \"{{url}}\").".format(actual, expected)
             )
 
     def cmd_load(self, req):
@@ -282,6 +292,8 @@ class Agent:
             error["revision"] = self.revision_files.get(location[0])
         if isinstance(exc, WrongDatabase):
             error["kind"] = "wrong-database"
+        elif isinstance(exc, InterpreterUnusable):
+            error["kind"] = "interpreter"
         return error
 
 
@@ -412,11 +424,15 @@ def describe_diff(item):
     return [out]
 
 
+_PREIMPORT_ERROR = None
+
+
 def _preimport():
     """Import the libraries every Alembic project needs before knowing which tree this
     worker will serve. They live in the interpreter's site-packages, not in the trees,
-    so importing them early changes nothing but the time it takes. A failure here is
-    left for `load` to report properly."""
+    so importing them early changes nothing but the time it takes. (It also means a
+    project folder named `alembic/` cannot shadow the real package.)"""
+    global _PREIMPORT_ERROR
     try:
         import alembic.autogenerate  # noqa: F401
         import alembic.config  # noqa: F401
@@ -426,7 +442,9 @@ def _preimport():
         import sqlalchemy  # noqa: F401
 
         _no_connection_outlives_a_command()
-    except Exception:  # noqa: BLE001
+    except ImportError as exc:
+        _PREIMPORT_ERROR = "{}: {}".format(type(exc).__name__, exc)
+    except Exception:  # noqa: BLE001 - anything else surfaces, with its traceback, in `load`
         pass
 
 

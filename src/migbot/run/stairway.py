@@ -24,6 +24,7 @@ from pathlib import Path
 
 from migbot.config import MigbotConfig
 from migbot.discover.revisions import RevisionFile
+from migbot.errors import UsageError
 from migbot.plan.changes import ProjectPlan
 from migbot.plan.graph import RevisionGraph
 from migbot.run.client import StepOutcome, Worker
@@ -78,6 +79,7 @@ class Evidence:
     live_skipped: str | None = None  # why nothing live ran past the base
     timings: list[tuple[str, float]] = field(default_factory=list)
     imported_files: list[str] = field(default_factory=list)
+    interpreter: str = ""
 
 
 class ProjectRun:
@@ -86,6 +88,7 @@ class ProjectRun:
         self.plan = plan
         self.config = config
         self.ev = Evidence(base_has_alembic=plan.merge_base.project is not None)
+        self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
         self.role_base = f"p{index}_base"
         self.role_head = f"p{index}_head"
         self.version_table = ("alembic_version", None)
@@ -100,10 +103,10 @@ class ProjectRun:
         self.ev.timings.append((label, round(time.monotonic() - started, 3)))
 
     def _call(self, worker: Worker, tree: Path, cmd: str, **args) -> StepOutcome:
-        return self._localize(worker.request(cmd, **args), tree)
+        return _setup_problem(self._localize(worker.request(cmd, **args), tree), worker)
 
     def _localize(self, outcome: StepOutcome, tree: Path) -> StepOutcome:
-        """Secrets out, worktree paths made repo-relative."""
+        """Secrets out, tree paths made repo-relative."""
         outcome = self.ctx.redact.outcome(outcome)
         err = outcome.error
         if err and err.file:
@@ -113,7 +116,9 @@ class ProjectRun:
                 pass
             if err.file.startswith(".."):
                 err.file = None  # outside the repository: not worth pointing at
-        if err and err.traceback:
+        if err:
+            # Same error at base and head reads the same (the trees live in different folders).
+            err.message = err.message.replace(str(tree) + os.sep, "")
             err.traceback = err.traceback.replace(str(tree) + os.sep, "")
         return outcome
 
@@ -149,8 +154,10 @@ class ProjectRun:
             self._build_base(base_tree)
         else:
             self.ev.base_snapshot = self.snapshot(self.base_db)
-        progress.step(f"{plan.name}: loading env.py and models at head")
-        self.ev.head_load = self._localize(early if early is not None else head.collect(), self.head_tree)
+        progress.step(f"{self.prefix}loading env.py and models at head")
+        self.ev.head_load = _setup_problem(self._localize(early if early is not None else head.collect(),
+                                                          self.head_tree), head)
+        self.ev.interpreter = head.python
         self._timed("head: load env.py and models", head_started)
         if not self.ev.head_load.ok:
             self.ev.live_skipped = "env.py or the models failed to load at head"
@@ -178,7 +185,7 @@ class ProjectRun:
                           dbname=self.base_db)
         try:
             started = time.monotonic()
-            progress.step(f"{plan.name}: loading env.py and models at base")
+            progress.step(f"{self.prefix}loading env.py and models at base")
             self.ev.base_load = self._call(base, tree, "load")
             self._timed("base: load env.py and models", started)
             if not self.ev.base_load.ok:
@@ -187,11 +194,11 @@ class ProjectRun:
             self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
             started = time.monotonic()
             if plan.settings.bootstrap:
-                progress.step(f"{plan.name}: base: running the bootstrap command")
+                progress.step(f"{self.prefix}base: running the bootstrap command")
                 self.ev.base_bootstrap = self._call(base, tree, "shell", command=plan.settings.bootstrap)
                 if not self.ev.base_bootstrap.ok:
                     return
-            progress.step(f"{plan.name}: base: alembic upgrade heads")
+            progress.step(f"{self.prefix}base: alembic upgrade heads")
             self.ev.base_upgrade = self._call(base, tree, "upgrade", target="heads")
             self._timed("base: build the base state", started)
             if not self.ev.base_upgrade.ok:
@@ -214,7 +221,9 @@ class ProjectRun:
         for missing in sorted(known - graph.ids):
             ev.stairway_skipped = (f"the base database is at revision {missing}, which the head branch "
                                    "no longer has")
-        applied = set(known)
+        # Applied: the base heads and their ancestors, and whatever existed at the merge-base
+        # (which matters when the branch deleted the revision the base database is at).
+        applied = set(known) | plan.merge_base.graph.ids
         for rev in known & graph.ids:
             applied |= graph.ancestors(rev)
         ev.new_revisions = graph.topological(graph.ids - applied)
@@ -228,7 +237,7 @@ class ProjectRun:
             if stop_reason:
                 trip.skipped = dict.fromkeys(("upgrade", "downgrade", "restored", "reupgrade"), stop_reason)
                 continue
-            progress.step(f"{plan.name}: {rev}: upgrade")
+            progress.step(f"{self.prefix}{rev}: upgrade")
             trip.upgrade = self._call(head, self.head_tree, "upgrade", target=rev)
             if not trip.upgrade.ok:
                 trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), "the upgrade failed")
@@ -244,14 +253,14 @@ class ProjectRun:
                 trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), reason)
                 current = after_up
                 continue
-            progress.step(f"{plan.name}: {rev}: downgrade")
+            progress.step(f"{self.prefix}{rev}: downgrade")
             trip.downgrade = self._call(head, self.head_tree, "downgrade", target=_one_step_down(graph, rev))
             if not trip.downgrade.ok:
                 trip.skipped = dict.fromkeys(("restored", "reupgrade"), "the downgrade failed")
                 current, stop_reason = self._recover(head, rev, after_up)
                 continue
             trip.restored = compare(current, self.snapshot(self.head_db))
-            progress.step(f"{plan.name}: {rev}: upgrade again")
+            progress.step(f"{self.prefix}{rev}: upgrade again")
             trip.reupgrade = self._call(head, self.head_tree, "upgrade", target=rev)
             if not trip.reupgrade.ok:
                 current, stop_reason = self._recover(head, rev, None)
@@ -296,7 +305,7 @@ class ProjectRun:
         if at_head is None:
             # The stairway left the database in doubt: start again from the base.
             self._reset_head()
-            progress.step(f"{self.plan.name}: round trip: upgrade heads")
+            progress.step(f"{self.prefix}round trip: upgrade heads")
             rt.up = self._call(head, self.head_tree, "upgrade", target="heads")
             if not rt.up.ok:
                 return
@@ -304,12 +313,12 @@ class ProjectRun:
         # Otherwise the clean stairway already went base → head, one revision at a time;
         # going down and up again in one command each covers the rest.
         rt.down_target = ev.base_heads[0] if ev.base_heads else "base"
-        progress.step(f"{self.plan.name}: round trip: downgrade {rt.down_target}")
+        progress.step(f"{self.prefix}round trip: downgrade {rt.down_target}")
         self.heads_snapshot = None
         rt.down = self._call(head, self.head_tree, "downgrade", target=rt.down_target)
         if rt.down.ok:
             rt.down_diff = compare(ev.base_snapshot, self.snapshot(self.head_db))
-            progress.step(f"{self.plan.name}: round trip: upgrade heads again")
+            progress.step(f"{self.prefix}round trip: upgrade heads again")
             rt.up_again = self._call(head, self.head_tree, "upgrade", target="heads")
             if rt.up_again.ok:
                 again = self.snapshot(self.head_db)
@@ -333,9 +342,21 @@ class ProjectRun:
             self.heads_snapshot = self.snapshot(self.head_db)
         ev.head_heads = self.db_heads(self.head_db)
         ev.head_snapshot = self.heads_snapshot
-        self.ctx.progress.step(f"{self.plan.name}: comparing models with the database at head")
+        self.ctx.progress.step(f"{self.prefix}comparing models with the database at head")
         ev.head_drift = self._call(head, self.head_tree, "drift")
         self._timed("head: compare models with the database", started)
+
+
+def _setup_problem(outcome: StepOutcome, worker: Worker) -> StepOutcome:
+    """An interpreter that cannot run Alembic is the setup's fault, not the branch's."""
+    if outcome.error is not None and outcome.error.kind == "interpreter":
+        raise UsageError(
+            outcome.error.message,
+            hint=f"migbot runs env.py with the project's own interpreter, and picked {worker.python}. "
+            "Set `python` in [tool.migbot] (pyproject.toml) to the one from your project's virtualenv, "
+            "or install your project's dependencies (with alembic) into it.",
+        )
+    return outcome
 
 
 def _clean(trip: Trip) -> bool:
