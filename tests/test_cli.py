@@ -358,3 +358,10 @@ def test_render_refuses_a_newer_schema_and_infers_format(repo: Repo, tmp_path) -
     out.write_text(json.dumps(newer))
     result = run_migbot("render", str(out))
     assert result.exit_code == 2 and "Upgrade migbot to render it" in result.stderr
+
+
+def test_invalid_database_url_is_exit_2_without_traceback(repo: Repo) -> None:
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--database-url",
+                        "postgresql://u:pw@[::1/postgres")
+    assert result.exit_code == 2
+    assert "--database-url is not a valid URL" in result.stderr and "Traceback" not in result.stderr

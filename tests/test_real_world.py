@@ -239,3 +239,42 @@ def test_env_py_using_the_apps_pooled_async_engine(async_repo: Repo) -> None:
     add_orders(async_repo)
     result = async_repo.verify()
     assert result.exit_code == 0, [(c["id"], c["summary"]) for c in result.project["checks"]]
+
+
+def test_guard_refuses_an_autocommit_engine_to_another_database(repo: Repo) -> None:
+    """In AUTOCOMMIT, Alembic would create alembic_version before running anything: the
+    connection itself must be refused."""
+    repo.replace("alembic/env.py", 'config.set_main_option("sqlalchemy.url", settings.DATABASE_URL)',
+                 'config.set_main_option("sqlalchemy.url", "postgresql+psycopg://postgres@127.0.0.1:5432/test")')
+    repo.replace("alembic/env.py", "prefix=\"sqlalchemy.\", poolclass=pool.NullPool)",
+                 "prefix=\"sqlalchemy.\", poolclass=pool.NullPool, isolation_level=\"AUTOCOMMIT\")")
+    add_orders(repo)
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert "connected to database 'test'" in result.check("env-loads")["findings"][0]["message"]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test") as conn:
+        assert conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0] is None
+
+
+def test_bootstrap_alembic_commands_reach_only_migbots_database(tmp_path) -> None:
+    """alembic.ini names a real database; `alembic stamp head` in the bootstrap must not touch it."""
+    repo = make_repo(tmp_path / "svc")
+    repo.replace("alembic.ini", "sqlalchemy.url = driver://user:pass@localhost/dbname",
+                 "sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    repo.replace("alembic/env.py", 'config.set_main_option("sqlalchemy.url", settings.DATABASE_URL)\n', "")
+    repo.write("scripts/create_db.py", '''
+        import os
+        from sqlalchemy import create_engine
+        from app.models import Base
+
+        Base.metadata.create_all(create_engine(os.environ["DATABASE_URL"]))
+    ''')
+    repo.write("migbot.toml", 'bootstrap = "python scripts/create_db.py && alembic stamp head"\n')
+    repo.commit("ini points at a real database")
+    repo.branch("feature")
+    add_orders(repo)
+    result = repo.verify()
+    assert result.exit_code == 0, [(c["id"], c["summary"]) for c in result.project["checks"]]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test") as conn:
+        assert conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0] is None
+        assert conn.execute("SELECT to_regclass('public.users')").fetchone()[0] is None

@@ -66,12 +66,12 @@ def test_triplicate_id_lists_three_files_once_each():
 # --- missing parents -----------------------------------------------------------------------
 def test_missing_down_revision_is_reported():
     child = rev("b", "gone")
-    assert graph(rev("a"), child).missing_parents() == [(child, "gone")]
+    assert graph(rev("a"), child).missing_parents() == [(child, "gone", "down_revision")]
 
 
 def test_missing_depends_on_is_reported():
     child = rev("b", "a", depends_on=("nope",))
-    assert graph(rev("a"), child).missing_parents() == [(child, "nope")]
+    assert graph(rev("a"), child).missing_parents() == [(child, "nope", "depends_on")]
 
 
 def test_existing_parents_are_not_missing():
@@ -85,7 +85,7 @@ def test_branch_label_is_not_a_missing_parent():
 
 def test_one_missing_parent_of_merge():
     merge = rev("m", "a", "ghost")
-    assert graph(rev("a"), merge).missing_parents() == [(merge, "ghost")]
+    assert graph(rev("a"), merge).missing_parents() == [(merge, "ghost", "down_revision")]
 
 
 # --- ancestors ------------------------------------------------------------------------------
@@ -184,3 +184,13 @@ def test_merged_with_branch_up_to_date_has_single_head():
     base = graph(rev("a"), rev("b", "a"))
     head = graph(rev("a"), rev("b", "a"), rev("c", "b"))
     assert RevisionGraph.merged(base, head).heads() == ["c"]
+
+
+def test_topological_long_chain_does_not_recurse():
+    revs = [rev("r0")] + [rev(f"r{i}", f"r{i - 1}") for i in range(1, 3000)]
+    order = graph(*revs).topological({f"r{i}" for i in range(3000)})
+    assert order[:3] == ["r0", "r1", "r2"] and order[-1] == "r2999"
+
+
+def test_depends_on_may_name_a_unique_id_prefix():
+    assert graph(rev("abc123"), rev("b", "abc123", depends_on=("abc",))).missing_parents() == []

@@ -216,7 +216,7 @@ def committed(tmp_path: Path, files: dict[str, str]) -> tuple[GitRepo, str, list
     git("commit", "-q", "-m", "init")
     sha = git("rev-parse", "HEAD").strip()
     repo = GitRepo(root)
-    return repo, sha, repo.list_files(sha)
+    return repo, sha, sorted(repo.tree_blobs(sha))
 
 
 def load(tmp_path: Path, files: dict[str, str], ini: str = "alembic.ini", extra_roots: list[str] | None = None):
@@ -359,3 +359,16 @@ def test_load_invalid_ini_is_usage_error(tmp_path):
 def test_load_absolute_script_location_is_usage_error(tmp_path):
     with pytest.raises(UsageError):
         load(tmp_path, {"alembic.ini": "[alembic]\nscript_location = /opt/app/alembic\n"})
+
+
+def test_init_files_and_editor_locks_are_not_revisions():
+    p = project(version_dirs=["alembic/versions"])
+    assert p.owns("alembic/versions/0001_init.py")
+    assert not p.owns("alembic/versions/__init__.py")
+    assert not p.owns("alembic/versions/.#0001_init.py")
+
+
+def test_reading_a_missing_file_whose_path_has_spaces(tmp_path):
+    repo, sha, _files = committed(tmp_path, {"Billing Service/alembic.ini": "[alembic]\nscript_location = a\n"})
+    assert repo.read_files(sha, ["Billing Service/pyproject.toml", "Billing Service/alembic.ini"]) == {
+        "Billing Service/alembic.ini": b"[alembic]\nscript_location = a\n"}

@@ -127,7 +127,7 @@ def test_downgrade_with_operations_is_ok():
 
 
 def test_downgrade_pass_is_empty():
-    info = parse(revision_with(downgrade_body="    pass\n"))
+    info = parse(revision_with(upgrade_body="    op.create_table('users')\n", downgrade_body="    pass\n"))
     assert info.downgrade == "empty"
     assert info.irreversible is True
 
@@ -459,3 +459,10 @@ def test_summary_without_ops_or_message():
 def test_summary_from_parsed_file():
     info = parse(revision_with(upgrade_body='    op.create_table("users")\n    op.create_index("ix", "users", ["a"])\n'))
     assert info.summary == "create table `users`; create index `ix` on `users`"
+
+
+def test_merge_revision_with_empty_bodies_is_reversible():
+    rev = parse_revision("m.py", b'revision = "m"\ndown_revision = ("a", "b")\n\n'
+                                 b'def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n')
+    assert rev.downgrade == "empty" and rev.upgrade_empty
+    assert not rev.irreversible

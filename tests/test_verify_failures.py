@@ -442,3 +442,44 @@ def test_second_upgrade_gives_a_different_schema(repo: Repo) -> None:
     [finding] = reup["findings"]
     assert finding["message"] == "0003: the second upgrade gives a different schema than the first"
     assert finding["details"] == ["column `public.users.flag` different after the second upgrade: default `0` → `1`"]
+
+
+def test_depends_on_is_not_a_parent(repo: Repo) -> None:
+    # Two new siblings, one of which depends_on an old revision, merged by a third: each
+    # sibling's downgrade must take back only itself.
+    repo.revision("0003a", "0002", 'op.add_column("users", sa.Column("a", sa.Integer()))', 'op.drop_column("users", "a")')
+    path = repo.revision("0003b", "0002", 'op.add_column("users", sa.Column("b", sa.Integer()))',
+                         'op.drop_column("users", "b")')
+    path.write_text(path.read_text().replace("depends_on = None", 'depends_on = "0001"'))
+    repo.revision("0004", None, "pass", "pass").write_text(
+        repo.read("alembic/versions/0004.py").replace("down_revision = None", 'down_revision = ("0003a", "0003b")'))
+    repo.replace("app/models/user.py", "full_name:", "a: Mapped[int | None] = mapped_column()\n    "
+                 "b: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 0, [(c["id"], c["summary"]) for c in result.project["checks"]]
+    assert [r["revision"] for r in result.project["stairway"]] == ["0003a", "0003b", "0004"]
+
+
+def test_roundtrip_skips_a_new_independent_branch(repo: Repo) -> None:
+    path = repo.revision("x001", None, 'op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))',
+                         'op.drop_table("audit")')
+    path.write_text(path.read_text().replace("branch_labels = None", 'branch_labels = ("audit",)'))
+    repo.commit()
+    result = repo.verify()
+    assert result.status("roundtrip") == "skip"
+    assert "starts an independent branch of revisions (x001)" in result.check("roundtrip")["summary"]
+    assert result.status("downgrade-restores-schema") == "pass"
+
+
+def test_a_warning_level_shows_as_a_warning_in_the_summary(repo: Repo) -> None:
+    repo.replace("app/models/user.py", "full_name:", "nickname: Mapped[str | None] = mapped_column(String(50))\n    full_name:")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("nickname", sa.String(50)))',
+                  'op.drop_column("users", "nickname")\nop.drop_column("users", "full_name")')
+    repo.write("migbot.toml", '[checks]\ndowngrade-restores-schema = "warning"\nreupgrade = "warning"\n'
+                              'roundtrip = "warning"\n')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 0
+    assert result.status("downgrade-restores-schema") == "warn"
+    assert result.project["summary"]["verification"]["migration_down"] == "warning"

@@ -17,10 +17,14 @@ from pydantic import ValidationError
 
 from migbot import __version__
 from migbot.checks.catalog import render_markdown as render_catalog
-from migbot.errors import EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, Interrupted, MigbotError, UsageError
+from migbot.errors import (
+    EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MigbotError, UsageError,
+)
 from migbot.report.markdown import render_markdown
 from migbot.report.model import SCHEMA_VERSION, Report
+from migbot.provision.conninfo import ServerInfo
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
+from migbot.run.context import Redactor
 
 FORMATS = ("terminal", "markdown", "json")
 
@@ -92,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             _list_checks()
         return EXIT_OK
     except MigbotError as exc:
-        _print_error(exc, secret=_password(getattr(args, "database_url", None)))
+        _print_error(exc, _redactor(getattr(args, "database_url", None)))
         return exc.exit_code
     except KeyboardInterrupt:
         print("migbot: interrupted; everything it started has been stopped and removed.", file=sys.stderr)
-        return Interrupted.exit_code
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug in migbot: say so, without a wall of traceback
-        detail = _redact(f"{type(exc).__name__}: {exc}", _password(getattr(args, "database_url", None)))
+        detail = _redactor(getattr(args, "database_url", None))(f"{type(exc).__name__}: {exc}")
         print(f"migbot: internal error: {detail}", file=sys.stderr)
         if os.environ.get("MIGBOT_DEBUG"):
             traceback.print_exc()
@@ -209,26 +213,19 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _password(url: str | None) -> str | None:
-    if not url:
-        return None
-    from migbot.provision.conninfo import ServerInfo
-
+def _redactor(url: str | None) -> Redactor:
+    """Hides --database-url's password, in every encoding, from what migbot prints."""
     try:
-        return ServerInfo.from_url(url).password or None
+        return Redactor(ServerInfo.from_url(url).secrets() if url else [])
     except MigbotError:
-        return None
+        return Redactor()
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "********") if secret else text
-
-
-def _print_error(exc: MigbotError, secret: str | None) -> None:
+def _print_error(exc: MigbotError, redact: Redactor) -> None:
     kind = "error" if exc.exit_code == EXIT_USAGE else "could not run"
-    print(f"migbot: {kind}: {_redact(exc.message, secret)}", file=sys.stderr)
+    print(f"migbot: {kind}: {redact(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(_redact(exc.hint, secret), file=sys.stderr)
+        print(redact(exc.hint), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -139,7 +139,8 @@ class MigbotConfig(ProjectSettings):
             if override.alembic_ini == ini_path:
                 for name in ProjectSettings.model_fields:
                     if name in override.model_fields_set:
-                        merged[name] = getattr(override, name)
+                        # A project's env adds to the top-level env; everything else replaces.
+                        merged[name] = {**merged["env"], **override.env} if name == "env" else getattr(override, name)
         return ProjectSettings.model_validate({_kebab(name): value for name, value in merged.items()})
 
     def allowed_irreversible(self, revision: str) -> AllowIrreversible | None:
@@ -191,6 +192,9 @@ def _explain(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+CONFIG_FILES = ("migbot.toml", ".migbot.toml", "pyproject.toml")
+
+
 def read_config(repo_files: dict[str, bytes], explicit: Path | None = None) -> MigbotConfig:
     """Config from --config, or from migbot.toml / .migbot.toml / pyproject.toml of the head commit."""
     tables: list[tuple[str, dict]] = []
@@ -201,15 +205,13 @@ def read_config(repo_files: dict[str, bytes], explicit: Path | None = None) -> M
             raise UsageError(f"Cannot read the config file {explicit}: {exc.strerror}.") from None
         tables.append((str(explicit), _table(str(explicit), text)))
     else:
-        for name in ("migbot.toml", ".migbot.toml", "pyproject.toml"):
+        for name in CONFIG_FILES:
             if name in repo_files:
                 table = _table(name, repo_files[name])
                 if table:
                     tables.append((name if name != "pyproject.toml" else "pyproject.toml [tool.migbot]", table))
     return parse_config(tables)
 
-
-CONFIG_FILES = ("migbot.toml", ".migbot.toml", "pyproject.toml")
 
 
 def _table(name: str, text: bytes) -> dict:

@@ -8,6 +8,13 @@ EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INFRA = 3
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM; everything started has been torn down
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for one-line messages (psycopg's carry SQL context after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class MigbotError(Exception):
@@ -31,9 +38,3 @@ class InfraError(MigbotError):
     """migbot itself could not run: PostgreSQL would not start, git is missing, ..."""
 
     exit_code = EXIT_INFRA
-
-
-class Interrupted(MigbotError):
-    """SIGINT or SIGTERM arrived; everything started is being torn down."""
-
-    exit_code = 130

@@ -10,27 +10,28 @@ on every exit path, including Ctrl-C and SIGTERM.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import tempfile
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from migbot import __version__
+from migbot.checks.catalog import CHECKS
 from migbot.checks.live import run_live_checks
 from migbot.checks.static import run_static_checks
 from migbot.config import CONFIG_FILES, read_config
 from migbot.discover.git import GitRepo
-from migbot.plan.changes import Refs, build_plans
+from migbot.plan.changes import Refs, build_plans, project_inis
 from migbot.provision.conninfo import ServerInfo
-from migbot.discover.projects import find_ini_files
 from migbot.provision.server import launch_server
 from migbot.report.build import build_project_report
 from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
-from migbot.run.context import Progress, Redactor, RunContext, make_workdir
+from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir, sweep_stale
+from migbot.run.context import Progress, Redactor, RunContext
 from migbot.run.stairway import Evidence, ProjectRun
 
 
@@ -56,27 +57,28 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     base = repo.resolve(base_ref, what="base")
     refs = Refs(base_ref=base_ref, base=base, merge_base=repo.merge_base(base, head),
                 head_ref=repo.describe_ref(options.head), head=head)
-    head_files = repo.list_files(head)
-    config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_files]), options.config_path)
+    head_blobs = repo.tree_blobs(head)
+    config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_blobs]), options.config_path)
     timeout = options.timeout or config.timeout_seconds
 
     # plan, while PostgreSQL boots and the workers import Alembic and SQLAlchemy
-    redact = Redactor([ServerInfo.from_url(options.database_url).password] if options.database_url else [])
+    redact = Redactor(ServerInfo.from_url(options.database_url).secrets() if options.database_url else [])
     projects: list[ProjectReport] = []
-    sweep_stale_workdirs()
-    workdir = make_workdir()
+    sweep_stale([Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"),
+                 *([Path(os.environ["MIGBOT_PG_TMPDIR"])] if os.environ.get("MIGBOT_PG_TMPDIR") else [])])
+    workdir = claim_temp_dir("migbot-")
     server = None
     ctx = RunContext(repo, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
     # The branch has nothing of its own when head is the merge-base: say so, skip the live run.
     nothing_new = refs.head == refs.merge_base
     try:
-        ini_paths = config.alembic_ini or find_ini_files(head_files)
+        ini_paths = project_inis(config, sorted(head_blobs))
         if ini_paths and not nothing_new:
             if not options.database_url:
                 progress.step("starting a throwaway PostgreSQL")
                 server = launch_server(workdir)
             ctx.prespawn(config.for_project(ini_paths[0]))
-        plans = build_plans(repo, refs, config, head_files)
+        plans = build_plans(repo, refs, config, head_blobs)
         notes = _notes(repo, options, plans, config)
         static = [run_static_checks(plan, config) for plan in plans]
         if nothing_new:
@@ -104,20 +106,12 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
             finally:
                 if server is not None:
                     server.stop()
-                shutil.rmtree(workdir, ignore_errors=True)
+                remove_temp_dir(workdir)
 
     # report
-    counts = Counts()
-    for project in projects:
-        for check in project.checks:
-            if check.status == "pass":
-                counts.passed += 1
-            elif check.status == "fail":
-                counts.failed += 1
-            elif check.status == "warn":
-                counts.warnings += 1
-            elif check.status == "skip":
-                counts.skipped += 1
+    statuses = Counter(check.status for project in projects for check in project.checks)
+    counts = Counts(passed=statuses["pass"], failed=statuses["fail"], warnings=statuses["warn"],
+                    skipped=statuses["skip"])
     return Report(
         migbot_version=__version__,
         result="fail" if any(p.result == "fail" for p in projects) else "pass",
@@ -144,14 +138,10 @@ def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progre
     return f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
 
 
-_ORDER = ("revision-syntax", "env-loads", "base-builds", "unique-revision-ids", "down-revisions-exist", "single-head",
-          "single-head-after-merge", "base-migrations-unchanged", "reversible-downgrades", "upgrade", "downgrade",
-          "downgrade-restores-schema", "reupgrade", "roundtrip", "model-drift")
-
-
 def _ordered(*groups):
-    checks = [c for group in groups for c in group]
-    return sorted(checks, key=lambda c: _ORDER.index(c.id) if c.id in _ORDER else len(_ORDER))
+    """Checks in the catalogue's order, whichever stage produced them."""
+    position = {spec.id: i for i, spec in enumerate(CHECKS)}
+    return sorted((c for group in groups for c in group), key=lambda c: position[c.id])
 
 
 def _notes(repo: GitRepo, options: VerifyOptions, plans, config) -> list[str]:
@@ -181,20 +171,3 @@ def _signals_held():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def sweep_stale_workdirs() -> None:
-    """Remove temp dirs of earlier runs that were killed outright (SIGKILL leaves them)."""
-    roots = {Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")}
-    for path in (p for root in roots if root.is_dir() for p in root.glob("migbot-*")):
-        pid_file = path / "pid"
-        try:
-            pid = int(pid_file.read_text())
-        except (OSError, ValueError):
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except PermissionError:
-            continue

@@ -29,6 +29,8 @@ class CheckSpec:
     can_disable: bool = True
 
 
+# In the order reports list them: what must hold for anything to run, then the static
+# checks, then the live ones in the order they run.
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
         id="revision-syntax",
@@ -38,6 +40,29 @@ CHECKS: tuple[CheckSpec, ...] = (
         why="Alembic imports every revision file to build its graph, so one broken file stops every "
         "`alembic` command, including on production deploys.",
         fix="Fix the syntax error at the reported line. `python -m py_compile <file>` reproduces it.",
+        can_disable=False,
+    ),
+    CheckSpec(
+        id="env-loads",
+        title="env.py and the models load",
+        stage="live",
+        catches="An exception while Alembic loads the revisions or runs env.py: an ImportError in env.py or "
+        "the models, a settings class that rejects the environment, a syntax error the static parse missed.",
+        why="Nothing else can be verified, and `alembic upgrade` would fail the same way on deploy.",
+        fix="The finding says what failed; `alembic current` reproduces it locally. Settings that need "
+        "variables get them from the `env` table in [tool.migbot]; the interpreter and import path are set with "
+        "`python` and `sys-path`.",
+        can_disable=False,
+    ),
+    CheckSpec(
+        id="base-builds",
+        title="The base commit's migrations build the starting database",
+        stage="live",
+        catches="The base commit's own `alembic upgrade heads` (or configured bootstrap command) failing.",
+        why="migbot needs the base state to test the branch's new revisions against; it is built with the "
+        "base commit's code, as production would have it.",
+        fix="This usually means the base branch is already broken, or the project needs a `bootstrap` "
+        "command (for example `create_all` then `alembic stamp head`) in [tool.migbot].",
         can_disable=False,
     ),
     CheckSpec(
@@ -97,29 +122,6 @@ CHECKS: tuple[CheckSpec, ...] = (
         "run for it.",
         fix="Write the downgrade. If the migration truly cannot be undone (it destroys data), list it under "
         "`allow-irreversible` in [tool.migbot] with the reason.",
-    ),
-    CheckSpec(
-        id="env-loads",
-        title="env.py and the models load",
-        stage="live",
-        catches="An exception while Alembic loads the revisions or runs env.py: an ImportError in env.py or "
-        "the models, a settings class that rejects the environment, a syntax error the static parse missed.",
-        why="Nothing else can be verified, and `alembic upgrade` would fail the same way on deploy.",
-        fix="The finding says what failed; `alembic current` reproduces it locally. Settings that need "
-        "variables get them from the `env` table in [tool.migbot]; the interpreter and import path are set with "
-        "`python` and `sys-path`.",
-        can_disable=False,
-    ),
-    CheckSpec(
-        id="base-builds",
-        title="The base commit's migrations build the starting database",
-        stage="live",
-        catches="The base commit's own `alembic upgrade heads` (or configured bootstrap command) failing.",
-        why="migbot needs the base state to test the branch's new revisions against; it is built with the "
-        "base commit's code, as production would have it.",
-        fix="This usually means the base branch is already broken, or the project needs a `bootstrap` "
-        "command (for example `create_all` then `alembic stamp head`) in [tool.migbot].",
-        can_disable=False,
     ),
     CheckSpec(
         id="upgrade",

@@ -123,7 +123,14 @@ def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResul
         return verdict("upgrade", config, [], passed="the branch adds no revisions")
     findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision, _file(plan, ev, t.revision))
                 for t in ev.trips if t.upgrade is not None and not t.upgrade.ok]
-    not_run = [t.revision for t in ev.trips if t.upgrade is None]
+    rt = ev.roundtrip
+    if ev.head_upgrade is not None and not ev.head_upgrade.ok and rt.up is None and rt.up_again is None:
+        # Otherwise the round trip already tried upgrading in one command and reports it.
+        findings.append(error_finding("upgrade heads from the base state in one command failed", ev.head_upgrade))
+    not_run = [t for t in ev.trips if t.upgrade is None]
+    if not_run and not findings:
+        return verdict("upgrade", config, [], skipped=f"{len(not_run)} revision{'s' if len(not_run) > 1 else ''} not "
+                       f"tried: {not_run[0].skipped.get('upgrade', 'the stairway stopped')}")
     failed = findings[0].message if findings else ""
     if not_run:
         failed += f" ({len(not_run)} later revision{'s' if len(not_run) > 1 else ''} not tried)"
@@ -190,9 +197,9 @@ def roundtrip(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
     if (reason := _live_skip(ev)) is not None:
         return verdict("roundtrip", config, [], skipped=reason)
     rt = ev.roundtrip
+    if not ev.new_revisions and not ev.stairway_skipped:
+        return verdict("roundtrip", config, [], passed="the branch adds no revisions")
     if rt.skipped:
-        if rt.skipped == "the branch adds no revisions":
-            return verdict("roundtrip", config, [], passed=rt.skipped)
         return verdict("roundtrip", config, [], skipped=rt.skipped)
     findings = []
     if rt.up is not None and not rt.up.ok:

@@ -34,9 +34,9 @@ def unique_revision_ids(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
 
 def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
     findings = [
-        Finding(message=f"{rev.revision}: down_revision {parent!r} is not the id of any revision",
-                revision=rev.revision, file=rev.path, line=rev.down_revision_line)
-        for rev, parent in plan.head.graph.missing_parents()
+        Finding(message=f"{rev.revision}: {field} {parent!r} is not the id of any revision",
+                revision=rev.revision, file=rev.path, line=rev.down_revision_line if field == "down_revision" else None)
+        for rev, parent, field in plan.head.graph.missing_parents()
     ]
     return verdict("down-revisions-exist", config, findings, passed="every down_revision exists")
 
@@ -94,7 +94,8 @@ def base_migrations_unchanged(plan: ProjectPlan, config: MigbotConfig) -> CheckR
 
 def reversible_downgrades(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
     findings, allowed = [], []
-    how = {"empty": "is empty", "not-implemented": "raises NotImplementedError", "missing": "is missing"}
+    how = {"empty": "is empty", "not-implemented": "raises NotImplementedError", "raises": "only raises an exception",
+           "missing": "is missing"}
     for change in plan.revision_changes:
         rev = change.new
         if change.change != "added" or rev is None or not rev.irreversible:

@@ -111,15 +111,17 @@ class GitRepo:
         """origin/HEAD's target, else origin/main, origin/master, main, master; never the
         branch that is checked out (a clone made from a feature branch has origin/HEAD
         pointing at that branch)."""
+        current = self.describe_ref("HEAD")
         candidates = []
         try:
-            candidates.append(self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").removeprefix("refs/remotes/"))
+            remote_head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").removeprefix("refs/remotes/")
+            if remote_head != f"origin/{current}":
+                candidates.append(remote_head)
         except UsageError:
             pass
         candidates += ["origin/main", "origin/master", "main", "master"]
-        current = self.describe_ref("HEAD")
         for candidate in candidates:
-            if candidate in (current, f"origin/{current}"):
+            if candidate == current:  # on main, origin/main is the base (unpushed commits)
                 continue
             try:
                 self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
@@ -132,9 +134,6 @@ class GitRepo:
         )
 
     # --- content ----------------------------------------------------------------
-    def list_files(self, commit: str) -> list[str]:
-        return list(self.tree_blobs(commit))
-
     def tree_blobs(self, commit: str) -> dict[str, str]:
         """Every file of `commit` with its blob id (equal ids: equal contents)."""
         out = self._git("ls-tree", "-r", "-z", commit)
@@ -167,7 +166,7 @@ class GitRepo:
         for _ in objects:
             header_end = out.index(b"\n", pos)
             header = out[pos:header_end].split()
-            if len(header) >= 2 and header[1] == b"missing":
+            if header and header[-1] == b"missing":  # "<name> missing"; the name may hold spaces
                 contents.append(None)
                 pos = header_end + 1
                 continue

@@ -25,6 +25,9 @@ SKIP_DIRS = {
 }
 
 
+REVISION_FILE = re.compile(r"(?!\.\#|__init__).*\.py$")
+
+
 @dataclass
 class AlembicProject:
     ini_path: str  # repo-relative, POSIX
@@ -48,8 +51,9 @@ class AlembicProject:
         return _join(self.script_location, "env.py")
 
     def owns(self, path: str) -> bool:
-        """Is this repo-relative path a revision file of this project?"""
-        if not path.endswith(".py"):
+        """Is this repo-relative path a revision file of this project? (Alembic's own rule:
+        .py files, but not __init__ files or editor lock files.)"""
+        if not REVISION_FILE.match(PurePosixPath(path).name):
             return False
         parent = str(PurePosixPath(path).parent)
         parent = "" if parent == "." else parent

@@ -21,7 +21,8 @@ class RevisionFile:
     branch_labels: tuple[str, ...] = ()
     message: str = ""
     ops: list[str] = field(default_factory=list)
-    downgrade: str = "ok"  # ok | empty | not-implemented | missing
+    downgrade: str = "ok"  # ok | empty | not-implemented | raises | missing
+    upgrade_empty: bool = False  # a merge point or placeholder: nothing to undo
     downgrade_line: int | None = None
     revision_line: int | None = None
     down_revision_line: int | None = None
@@ -32,6 +33,10 @@ class RevisionFile:
 
     @property
     def irreversible(self) -> bool:
+        """The downgrade cannot undo the upgrade. An empty downgrade of an empty upgrade (what
+        `alembic merge` writes) undoes everything there is."""
+        if self.downgrade == "empty" and self.upgrade_empty:
+            return False
         return self.downgrade != "ok"
 
     @property
@@ -75,6 +80,7 @@ def parse_revision(path: str, source: bytes) -> RevisionFile:
             functions[node.name] = node
     if "upgrade" in functions:
         info.ops = describe_ops(functions["upgrade"])
+        info.upgrade_empty = _is_empty(functions["upgrade"])
     if "downgrade" in functions:
         info.downgrade_line = functions["downgrade"].lineno
         info.downgrade = _downgrade_kind(functions["downgrade"])
@@ -115,9 +121,14 @@ def _body_without_docstring(fn: ast.FunctionDef) -> list[ast.stmt]:
     return body
 
 
+def _is_empty(fn: ast.FunctionDef) -> bool:
+    return all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+               for s in _body_without_docstring(fn))
+
+
 def _downgrade_kind(fn: ast.FunctionDef) -> str:
     body = _body_without_docstring(fn)
-    if all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body):
+    if _is_empty(fn):
         return "empty"
     for stmt in body:
         if isinstance(stmt, ast.Raise) and stmt.exc is not None:
@@ -125,7 +136,7 @@ def _downgrade_kind(fn: ast.FunctionDef) -> str:
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
                 return "not-implemented"
     if len(body) == 1 and isinstance(body[0], ast.Raise):
-        return "not-implemented"
+        return "raises"
     return "ok"
 
 

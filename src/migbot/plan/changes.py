@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from migbot.config import MigbotConfig, ProjectSettings
 from migbot.discover.git import Change, GitRepo
@@ -66,7 +67,7 @@ class ProjectPlan:
     def name(self) -> str:
         return self.project.name
 
-    @property
+    @cached_property
     def after_merge(self) -> RevisionGraph:
         return RevisionGraph.merged(self.base_tip.graph, self.head.graph)
 
@@ -74,18 +75,31 @@ class ProjectPlan:
         return self.head.graph.by_id.get(revision)
 
 
-def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_files: list[str]) -> list[ProjectPlan]:
-    ini_paths = config.alembic_ini or find_ini_files(head_files)
+def project_inis(config: MigbotConfig, head_files: list[str]) -> list[str]:
+    """The alembic.ini files to verify: from the config, else found in the head commit."""
+    return config.alembic_ini or find_ini_files(head_files)
+
+
+def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_blobs: dict[str, str]) -> list[ProjectPlan]:
+    head_files = sorted(head_blobs)
+    ini_paths = project_inis(config, head_files)
     if not ini_paths:
         raise UsageError(
             f"No alembic.ini found in {refs.head_ref} ({refs.head[:12]}).",
             hint="migbot looks for alembic.ini files outside tests/, examples/ and virtualenvs. "
             "If yours is elsewhere, set alembic-ini in [tool.migbot] (pyproject.toml or migbot.toml).",
         )
-    missing = [p for p in ini_paths if p not in head_files]
+    missing = [p for p in ini_paths if p not in head_blobs]
     if missing:
         raise UsageError(f"alembic-ini in {config.source} names {', '.join(missing)}, which does not exist at head.")
-    blobs = {commit: repo.tree_blobs(commit) for commit in dict.fromkeys((refs.head, refs.merge_base, refs.base))}
+    unmatched = [p.alembic_ini for p in config.projects if p.alembic_ini not in ini_paths]
+    if unmatched:
+        raise UsageError(f"[[projects]] in {config.source} names {', '.join(unmatched)}, which is not one of the "
+                         f"Alembic projects migbot verifies ({', '.join(ini_paths)}).")
+    blobs = {refs.head: head_blobs}
+    for commit in (refs.merge_base, refs.base):
+        if commit not in blobs:
+            blobs[commit] = repo.tree_blobs(commit)
     parsed = _ParseCache(repo)
     changes = repo.changes(refs.merge_base, refs.head)
     plans = []

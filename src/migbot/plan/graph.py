@@ -34,16 +34,17 @@ class RevisionGraph:
     def heads(self) -> list[str]:
         return sorted(r for r in self.by_id if not self.children.get(r))
 
-    def missing_parents(self) -> list[tuple[RevisionFile, str]]:
-        return [
-            (rev, parent)
-            for rev in self.by_id.values()
-            for parent in (*rev.down_revisions, *rev.depends_on)
-            if parent not in self.by_id and not self._is_label(parent)
-        ]
-
-    def _is_label(self, name: str) -> bool:
-        return any(name in rev.branch_labels for rev in self.by_id.values())
+    def missing_parents(self) -> list[tuple[RevisionFile, str, str]]:
+        """(revision, missing id, "down_revision" or "depends_on") for every broken link.
+        depends_on may also name a branch label or a unique prefix of an id, as in Alembic."""
+        labels = {label for rev in self.by_id.values() for label in rev.branch_labels}
+        missing = []
+        for rev in self.by_id.values():
+            missing += [(rev, p, "down_revision") for p in rev.down_revisions if p not in self.by_id]
+            missing += [(rev, d, "depends_on") for d in rev.depends_on
+                        if d not in self.by_id and d not in labels
+                        and sum(1 for r in self.by_id if r.startswith(d)) != 1]
+        return missing
 
     def ancestors(self, revision: str) -> set[str]:
         seen: set[str] = set()
@@ -57,21 +58,26 @@ class RevisionGraph:
         return seen
 
     def topological(self, subset: set[str]) -> list[str]:
-        """The revisions of `subset`, parents before children, ties by file path."""
+        """The revisions of `subset`, parents before children, ties by file path.
+
+        Iterative: a chain of thousands of revisions must not hit the recursion limit.
+        Revisions caught in a cycle (which Alembic rejects) come last, once each."""
+        pending = {r: {p for p in self.by_id[r].down_revisions if p in subset} for r in subset}
+        ready = sorted((r for r, parents in pending.items() if not parents), key=self._order_key, reverse=True)
         order: list[str] = []
-        done: set[str] = set()
-
-        def visit(rev_id: str, path: tuple[str, ...]) -> None:
-            if rev_id in done or rev_id not in subset or rev_id in path:
-                return  # a cycle is reported by Alembic when it loads; don't recurse forever
-            for parent in sorted(self.by_id[rev_id].down_revisions):
-                visit(parent, path + (rev_id,))
-            done.add(rev_id)
+        while ready:
+            rev_id = ready.pop()
             order.append(rev_id)
+            for child in sorted(self.children.get(rev_id, ()), key=self._order_key, reverse=True):
+                if child in pending and rev_id in pending[child]:
+                    pending[child].discard(rev_id)
+                    if not pending[child]:
+                        ready.append(child)
+        placed = set(order)
+        return order + sorted((r for r in subset if r not in placed), key=self._order_key)
 
-        for rev_id in sorted(subset, key=lambda r: self.by_id[r].path):
-            visit(rev_id, ())
-        return order
+    def _order_key(self, rev_id: str) -> str:
+        return self.by_id[rev_id].path
 
     @staticmethod
     def merged(*graphs: "RevisionGraph") -> "RevisionGraph":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit, parse_qs
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from migbot.errors import UsageError
 
@@ -16,11 +16,22 @@ class ServerInfo:
     password: str
     maintenance_db: str
     socket_dir: str | None = None  # set for migbot's own server: its admin path
+    query: tuple[tuple[str, str], ...] = ()  # extra URL parameters to keep (sslmode, ...)
+
+    @property
+    def owned(self) -> bool:
+        """migbot started this server (its admin path is a private socket)."""
+        return self.socket_dir is not None
 
     @classmethod
     def from_url(cls, url: str) -> "ServerInfo":
         """Parse --database-url; any postgresql[+driver]:// URL is accepted."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"--database-url is not a valid URL ({exc}).",
+                             hint="Example: postgresql://postgres@127.0.0.1:5432/postgres") from None
         scheme = parts.scheme.split("+", 1)[0]
         if scheme not in ("postgresql", "postgres"):
             raise UsageError(
@@ -29,22 +40,22 @@ class ServerInfo:
                 "and drops its own databases there. Example: postgresql://postgres@127.0.0.1:5432/postgres",
             )
         query = parse_qs(parts.query)
-        host = parts.hostname or (query.get("host") or ["127.0.0.1"])[0]
-        try:
-            port = parts.port or 5432
-        except ValueError:
-            raise UsageError("--database-url has a port that is not a number.") from None
+        host = parts.hostname or (query.pop("host", None) or ["127.0.0.1"])[0]
+        query.pop("host", None)
+        if "port" in query:
+            port = int(query.pop("port")[0])
         return cls(
             host=host,
-            port=port,
+            port=port or 5432,
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password or ""),
             maintenance_db=unquote(parts.path.lstrip("/")) or "postgres",
+            query=tuple((k, v[-1]) for k, v in sorted(query.items())),
         )
 
     def admin_kwargs(self, dbname: str | None = None) -> dict:
         """psycopg.connect() keyword arguments for migbot's own connections."""
-        kwargs = {"dbname": dbname or self.maintenance_db, "user": self.user}
+        kwargs = {"dbname": dbname or self.maintenance_db, "user": self.user, **dict(self.query)}
         if self.socket_dir:
             kwargs["host"] = self.socket_dir
             kwargs["port"] = self.port
@@ -63,7 +74,14 @@ class ServerInfo:
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        netloc = f"{auth}@{self.host}:{self.port}"
+        query = list(self.query)
+        if self.host.startswith("/"):  # a unix socket directory travels as ?host=
+            netloc = f"{auth}@"
+            query += [("host", self.host), ("port", str(self.port))]
+        else:
+            host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
+            netloc = f"{auth}@{host}:{self.port}"
+        suffix = f"?{urlencode(query)}" if query else ""
         return {
             "host": self.host,
             "port": str(self.port),
@@ -71,8 +89,14 @@ class ServerInfo:
             "password": self.password,
             "dbname": dbname,
             "netloc": netloc,
-            "libpq_url": f"postgresql://{netloc}/{quote(dbname)}",
+            "query": suffix,
+            "libpq_url": f"postgresql://{netloc}/{quote(dbname)}{suffix}",
         }
 
     def secrets(self) -> list[str]:
-        return [self.password] if self.password else []
+        """Every form the password takes in URLs, configs and messages."""
+        if not self.password:
+            return []
+        forms = {self.password, quote(self.password, safe=""), quote(self.password), self.password.replace("%", "%%"),
+                 quote(self.password, safe="").replace("%", "%%")}
+        return sorted(forms, key=len, reverse=True)

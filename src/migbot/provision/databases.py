@@ -13,7 +13,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from migbot.errors import InfraError, UsageError
+from migbot.errors import InfraError, UsageError, first_line
 from migbot.provision.conninfo import ServerInfo
 
 
@@ -37,7 +37,7 @@ class Databases:
                 error = InfraError if self.server.socket_dir else UsageError  # --database-url: the user's value
                 raise error(
                     f"Could not connect to PostgreSQL at {self.server.host}:{self.server.port} "
-                    f"as {self.server.user}: {_first_line(exc)}",
+                    f"as {self.server.user}: {first_line(exc)}",
                     hint=None if self.server.socket_dir else "Check --database-url (or MIGBOT_DATABASE_URL).",
                 ) from None
             self._major = self._admin.info.server_version // 10000
@@ -46,15 +46,17 @@ class Databases:
     def create(self, role: str, *, template: str | None = None) -> str:
         """Create (or re-create) the database for `role`, optionally as a clone of `template`."""
         name = self.name(role)
-        self.drop(name)
+        if name in self.created:
+            self.drop(name)
         statement = sql.SQL("CREATE DATABASE {} ").format(sql.Identifier(name))
         if template:
             self.disconnect_all(template)
             statement += sql.SQL("TEMPLATE {} ").format(sql.Identifier(template))
         else:
             statement += sql.SQL("TEMPLATE template0 ENCODING 'UTF8' ")
-        if self._server_major() >= 15:
-            # file_copy clones a database in tens of milliseconds (wal_log: ~10x slower).
+        if self.server.owned and self._server_major() >= 15:
+            # file_copy clones in ~10 ms on migbot's own server; it forces a checkpoint, which
+            # is not migbot's to impose on a server it was lent (--database-url).
             statement += sql.SQL("STRATEGY file_copy ")
         try:
             self.admin().execute(statement)
@@ -65,16 +67,19 @@ class Databases:
                 "give the user CREATEDB, or let migbot start its own server (omit --database-url).",
             ) from None
         except psycopg.Error as exc:
-            raise InfraError(f"Could not create database {name}: {_first_line(exc)}") from None
+            raise InfraError(f"Could not create database {name}: {first_line(exc)}") from None
         self.created.append(name)
         ms = int(self.timeout * 1000)
         # Settings stored on the database reach every driver (asyncpg ignores PGOPTIONS).
-        for setting in ("statement_timeout", "lock_timeout"):
-            self.admin().execute(
-                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-                    sql.Identifier(name), sql.Identifier(setting), sql.Literal(f"{ms}ms")
+        try:
+            for setting in ("statement_timeout", "lock_timeout"):
+                self.admin().execute(
+                    sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                        sql.Identifier(name), sql.Identifier(setting), sql.Literal(f"{ms}ms")
+                    )
                 )
-            )
+        except psycopg.Error as exc:
+            raise InfraError(f"Could not configure database {name}: {first_line(exc)}") from None
         return name
 
     def disconnect_all(self, name: str) -> None:
@@ -93,17 +98,23 @@ class Databases:
                 break
             except psycopg.errors.ObjectInUse:
                 time.sleep(0.05)  # a backend is still exiting
+        else:
+            raise InfraError(f"Could not drop database {name}: it stayed in use for 2.5 s.")
         if name in self.created:
             self.created.remove(name)
 
-    def drop_all(self) -> None:
-        """Drop everything this run created; called on every exit path."""
-        try:
-            for name in list(reversed(self.created)):
+    def drop_all(self) -> list[str]:
+        """Drop everything this run created; called on every exit path. Returns what
+        could not be dropped, so the caller can say so without hiding an earlier error."""
+        problems = []
+        for name in list(reversed(self.created)):
+            try:
                 self.drop(name)
-        finally:
-            if self._admin is not None:
-                self._admin.close()
+            except (psycopg.Error, InfraError) as exc:
+                problems.append(f"database {name} was not dropped: {getattr(exc, 'message', None) or first_line(exc)}")
+        if self._admin is not None:
+            self._admin.close()
+        return problems
 
     def connect(self, name: str) -> psycopg.Connection:
         return psycopg.connect(**self.server.admin_kwargs(name), autocommit=True, connect_timeout=10)
@@ -111,8 +122,3 @@ class Databases:
     def _server_major(self) -> int:
         self.admin()
         return self._major or 0
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

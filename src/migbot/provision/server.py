@@ -29,6 +29,7 @@ import psycopg
 from migbot import _proc
 from migbot.errors import InfraError
 from migbot.provision.conninfo import ServerInfo
+from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir
 
 SUPERUSER = "migbot"
 MAINTENANCE_DB = "template1"  # the cached cluster has no `postgres` database
@@ -118,6 +119,7 @@ class ThrowawayServer:
     version: str
     timings: dict[str, float] = field(default_factory=dict)
     _launched_at: float = 0.0
+    _log_offset: int = 0
     _copy: subprocess.Popen | None = None
 
     def launch(self) -> None:
@@ -126,6 +128,7 @@ class ThrowawayServer:
         for key, value in _SERVER_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
         self._launched_at = time.monotonic()
+        self._log_offset = self.log_path.stat().st_size  # this launch's part of the log
         with open(self.log_path, "ab") as log:
             try:
                 self.process = _proc.spawn(args, death_signal=signal.SIGQUIT, stdin=subprocess.DEVNULL,
@@ -170,20 +173,16 @@ class ThrowawayServer:
         # SIGINT is postgres's fast shutdown; SIGQUIT its immediate one.
         if self.process is not None:
             _proc.terminate(self.process, first=signal.SIGINT, grace=10.0)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_temp_dir(self.workdir)
 
-    def log_tail(self, lines: int = 20) -> str:
+    def log_tail(self, lines: int = 20, since_launch: bool = False) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset if since_launch else 0)
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
-
-
-def start_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawayServer:
-    """Start a private PostgreSQL under parent_dir and wait for it; the caller must stop() it."""
-    server = launch_server(parent_dir, bindir=bindir)
-    server.wait_ready()
-    return server
+        return "\n".join(text.splitlines()[-lines:])
 
 
 def launch_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawayServer:
@@ -192,9 +191,7 @@ def launch_server(parent_dir: Path, *, bindir: Path | None = None) -> ThrowawayS
     bindir = bindir or find_bindir()
     run_as = RunAs.for_current_process()
     version = _server_version(bindir)
-    workdir = Path(tempfile.mkdtemp(prefix="migbot-pg-", dir=_server_parent(parent_dir, run_as)))
-    os.chmod(workdir, 0o711)  # the server's user must be able to enter it
-    (workdir / "pid").write_text(str(os.getpid()))  # lets a later run sweep it if this one is killed
+    workdir = claim_temp_dir("migbot-pg-", _server_parent(parent_dir, run_as))
     sockdir = workdir / "sock"
     sockdir.mkdir(mode=0o700)
     run_as.chown(sockdir)
@@ -224,7 +221,7 @@ def _wait_ready(server: ThrowawayServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if server.process.poll() is not None:
-            log = server.log_tail()
+            log = server.log_tail(since_launch=True)
             if "could not bind" in log or "Address already in use" in log:
                 raise _PortTaken()
             raise InfraError(

@@ -15,8 +15,7 @@ from migbot.snapshot.compare import SchemaDiff, compare
 MAX_CHANGE_LINES = 20
 
 
-def build_project_report(plan: ProjectPlan, ev: Evidence | None, checks: list[CheckResult], drift: Drift) -> ProjectReport:
-    ev = ev or Evidence(base_has_alembic=plan.merge_base.project is not None)
+def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResult], drift: Drift) -> ProjectReport:
     impact_diff = (compare(ev.base_snapshot, ev.head_snapshot)
                    if ev.base_snapshot is not None and ev.head_snapshot is not None else None)
     by_id = {c.id: c for c in checks}
@@ -54,7 +53,8 @@ def _step(outcome: StepOutcome | None, skipped: str | None, diff: SchemaDiff | N
     if outcome is None:
         return Step(status="skip", note="not run")
     if not outcome.ok:
-        return Step(status="fail", seconds=round(outcome.seconds, 3), note=outcome.error.message.splitlines()[0][:200])
+        return Step(status="fail", seconds=round(outcome.seconds, 3),
+                    note=(outcome.error.message.splitlines() or [outcome.error.type])[0][:200])
     if diff is not None and not diff.empty:
         return Step(status="fail", seconds=round(outcome.seconds, 3), note=_differences(len(diff.changes)))
     return Step(status="pass", seconds=round(outcome.seconds, 3))
@@ -205,13 +205,14 @@ def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
     """
     def status(live: list[str], static: list[str] = ()) -> str:
         live_statuses = [checks[i].status for i in live if i in checks]
-        if "fail" in live_statuses or any(checks[i].status == "fail" for i in static if i in checks):
+        static_statuses = [checks[i].status for i in static if i in checks]
+        if "fail" in live_statuses + static_statuses:
             return "fail"
         if ev.head_load is not None and ev.head_load.ok and not ev.live_skipped and not ev.new_revisions:
             return "not applicable"
         if not any(s in ("pass", "warn") for s in live_statuses):
             return "skipped"
-        return "pass"
+        return "warning" if "warn" in live_statuses + static_statuses else "pass"
 
     return Verification(
         migration_up=status(["upgrade"]),

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from migbot.checks.catalog import BY_ID
 from migbot.report.model import Report
 
-ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
+ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "warning": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
          "not applicable": "➖", "not configured": "➖"}
 MARKER = "<!-- migbot:database-task-summary -->"
 

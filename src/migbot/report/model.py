@@ -76,8 +76,8 @@ class SchemaImpact(BaseModel):
 
 
 class Verification(BaseModel):
-    migration_up: Literal["pass", "fail", "skipped", "not applicable"]
-    migration_down: Literal["pass", "fail", "skipped", "not applicable"]
+    migration_up: Literal["pass", "warning", "fail", "skipped", "not applicable"]
+    migration_down: Literal["pass", "warning", "fail", "skipped", "not applicable"]
     seed_data: Literal["pass", "fail", "not applicable", "not configured"] = "not configured"
 
 

@@ -18,7 +18,8 @@ from migbot.checks.catalog import BY_ID
 from migbot.report.model import Report
 from migbot.run.context import Progress
 
-STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "skip": ("-", "dim"),
+STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "warning": ("!", "yellow"),
+          "skip": ("-", "dim"),
           "off": ("·", "dim"), "skipped": ("-", "dim"), "not applicable": ("·", "dim"), "not configured": ("·", "dim")}
 
 

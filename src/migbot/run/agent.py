@@ -88,10 +88,10 @@ class Agent:
         is_async = "async_engine_from_config" in env_py or "create_async_engine" in env_py or "AsyncEngine" in env_py
         ini_driver = spec.get("ini_driver")  # e.g. "asyncpg" from the ini's own placeholder URL
         values = dict(spec["placeholders"])
-        netloc, dbname = values["netloc"], values["dbname"]
+        netloc, dbname, query = values.pop("netloc"), values["dbname"], values.pop("query", "")
 
         def url(driver):
-            return "postgresql{}://{}/{}".format("+" + driver if driver else "", netloc, dbname)
+            return "postgresql{}://{}/{}{}".format("+" + driver if driver else "", netloc, dbname, query)
 
         values["sync_url"] = url(sync)
         values["async_url"] = url(async_ or "asyncpg")
@@ -109,6 +109,8 @@ class Agent:
             spec["sys_path"] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         )
         os.chdir(spec["cwd"])
+        global _EXPECTED_DATABASE
+        _EXPECTED_DATABASE = spec["placeholders"]["dbname"]
         return {
             "python": sys.version.split()[0],
             "executable": sys.executable,
@@ -122,9 +124,9 @@ class Agent:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
-        _no_connection_outlives_a_command()
+        _install_pool_guards()
         ini = self.spec["ini_path"]
-        kwargs = {"ini_section": self.spec.get("ini_section") or "alembic"}
+        kwargs = {}
         if self.spec.get("toml_file"):
             kwargs["toml_file"] = self.spec["toml_file"]  # Alembic 1.16+: [tool.alembic]
         self.config = Config(ini, **kwargs)
@@ -137,15 +139,16 @@ class Agent:
             self.revision_files[path] = rev.revision
             revisions.append({
                 "revision": rev.revision,
-                "down_revisions": list(rev._all_down_revisions),
+                "down_revisions": list(rev._versioned_down_revisions),
                 "path": path,
                 "doc": rev.doc or "",
             })
-        return {"revisions": revisions, "heads": list(self.script.get_heads())}
+        return {"revisions": revisions}
 
     # --- running env.py -----------------------------------------------------------
-    def run_env(self, body, destination=None):
-        """Run env.py once with `body(rev, context)` as Alembic's fn; return its result."""
+    def run_env(self, body, destination=None, read_only=False):
+        """Run env.py once with `body(rev, context)` as Alembic's fn; return its result.
+        read_only: like `alembic current`, never create the version table."""
         from alembic.runtime.environment import EnvironmentContext
 
         outcome = {}
@@ -156,8 +159,9 @@ class Agent:
             outcome["ran"] = True
             return outcome["result"] if isinstance(outcome["result"], list) else []
 
+        options = {"dont_mutate": True} if read_only else {}
         with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
-                                destination_rev=destination):
+                                destination_rev=destination, **options):
             self.script.run_env()
         if not outcome.get("ran"):
             raise EnvDidNotRun(
@@ -172,15 +176,9 @@ class Agent:
         if conn is None:
             raise WrongDatabase("env.py ran in offline mode (no connection); migbot needs an online env.py.")
         actual = conn.exec_driver_sql("select current_database()").scalar()
-        expected = self.spec["placeholders"]["dbname"]
-        if actual != expected:
-            raise WrongDatabase(
-                "env.py connected to database {!r}, not to migbot's throwaway database {!r}, so migbot ran "
-                "nothing. env.py must take its URL from alembic.ini's sqlalchemy.url "
-                "(config.get_main_option) or from an environment variable; if it reads a variable other "
-                "than DATABASE_URL, map it in the env table of [tool.migbot] "
-                "(for example MY_DB_URL = \"{{url}}\").".format(actual, expected)
-            )
+        if actual != self.spec["placeholders"]["dbname"]:
+            raise WrongDatabase("env.py connected to database {!r}, not to migbot's throwaway database {!r}, "
+                                "so migbot ran nothing.".format(actual, self.spec["placeholders"]["dbname"]))
 
     def cmd_load(self, req):
         info = self.load_scripts()
@@ -192,7 +190,7 @@ class Agent:
             metadata["version_table_schema"] = context.opts.get("version_table_schema")
             return []
 
-        self.run_env(probe)
+        self.run_env(probe, read_only=True)
         info["has_metadata"] = metadata.get("present", False)
         info["version_table"] = metadata.get("version_table", "alembic_version")
         info["version_table_schema"] = metadata.get("version_table_schema")
@@ -208,9 +206,15 @@ class Agent:
         self.run_env(lambda rev, context: self.script._downgrade_revs(target, rev), destination=target)
 
     def cmd_shell(self, req):
-        """Run a configured shell command (bootstrap, seeds) with the tree's environment."""
+        """Run a configured shell command (bootstrap, seeds) with the tree's environment.
+
+        A shell command runs outside the connection guard, and `alembic ...` in it reads
+        alembic.ini: the tree's copy (migbot's own export) is pointed at migbot's database
+        first, so that even a URL hard-coded in the ini cannot be reached."""
         import subprocess
 
+        if self.spec.get("set_url", True):
+            _point_ini_at(self.spec["ini_path"], self.url)
         env = dict(os.environ)
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         proc = subprocess.run(req["command"], shell=True, cwd=req.get("cwd") or os.getcwd(), env=env,
@@ -234,7 +238,7 @@ class Agent:
                 diffs.extend(compare_metadata(context, md))
             return {"has_metadata": True, "diffs": [d for item in diffs for d in describe_diff(item)]}
 
-        return self.run_env(body)
+        return self.run_env(body, read_only=True)
 
     def project_modules(self):
         files = set()
@@ -290,30 +294,74 @@ class Agent:
             error["file"] = location[0]
             error["line"] = location[1]
             error["revision"] = self.revision_files.get(location[0])
-        if isinstance(exc, WrongDatabase):
+        if any(isinstance(e, WrongDatabase) for e in _chain(exc)):
             error["kind"] = "wrong-database"
+            error["message"] = next(str(e) for e in _chain(exc) if isinstance(e, WrongDatabase))
         elif isinstance(exc, InterpreterUnusable):
             error["kind"] = "interpreter"
         return error
 
 
-def _no_connection_outlives_a_command():
-    """Close every pooled connection when it is returned, in every engine the app makes.
+_EXPECTED_DATABASE = None  # set once the worker knows its tree's database
 
-    Between commands migbot drops and re-clones the database, and env.py may use the
-    app's own pooled engine (sync, or async bound to the loop of one asyncio.run).
-    A connection kept in a pool would then fail the next command for no fault of the
-    branch. Registered on the Pool class, this reaches engines created at import time.
+
+def _close_on_checkin(dbapi_connection, connection_record):
+    if dbapi_connection is not None:
+        connection_record.invalidate()
+
+
+def _refuse_other_databases(dbapi_connection, connection_record):
+    """Every new connection the project opens must reach migbot's database, checked
+    before Alembic or the app can run anything on it."""
+    if _EXPECTED_DATABASE is None:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("select current_database()")
+        actual = cursor.fetchone()[0]
+    finally:
+        cursor.close()
+    dbapi_connection.rollback()
+    if actual != _EXPECTED_DATABASE:
+        raise WrongDatabase(
+            "env.py connected to database {!r}, not to migbot's throwaway database {!r}, so migbot ran "
+            "nothing. env.py must take its URL from alembic.ini's sqlalchemy.url "
+            "(config.get_main_option) or from an environment variable; if it reads a variable other "
+            "than DATABASE_URL, map it in the env table of [tool.migbot] "
+            "(for example MY_DB_URL = \"{{url}}\").".format(actual, _EXPECTED_DATABASE)
+        )
+
+
+def _install_pool_guards():
+    """On the Pool class, so they reach every engine the app creates, even at import time.
+
+    - Between commands migbot drops and re-clones the database, and env.py may use the
+      app's own pooled engine (sync, or async bound to the loop of one asyncio.run): a
+      connection kept in a pool would fail the next command for no fault of the branch.
+    - A connection to any other database is refused before anything runs on it.
     """
     from sqlalchemy import event
     from sqlalchemy.pool import Pool
 
-    def close_on_checkin(dbapi_connection, connection_record):
-        if dbapi_connection is not None:
-            connection_record.invalidate()
+    for name, listener in (("checkin", _close_on_checkin), ("connect", _refuse_other_databases)):
+        if not event.contains(Pool, name, listener):
+            event.listen(Pool, name, listener)
 
-    if not event.contains(Pool, "checkin", close_on_checkin):
-        event.listen(Pool, "checkin", close_on_checkin)
+
+def _point_ini_at(ini_path, url):
+    import re
+
+    with open(ini_path, encoding="utf-8") as handle:
+        text = handle.read()
+    line = "sqlalchemy.url = " + url.replace("%", "%%")
+    pattern = re.compile(r"^[ \t]*sqlalchemy\.url[ \t]*[=:].*$", re.MULTILINE)
+    if pattern.search(text):
+        text = pattern.sub(lambda _match: line, text)
+    else:
+        text = re.sub(r"^\[alembic\][ \t]*$", lambda match: match.group(0) + "\n" + line, text, count=1,
+                      flags=re.MULTILINE)
+    with open(ini_path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _in_project(root, filename):
@@ -441,7 +489,7 @@ def _preimport():
         import alembic.script  # noqa: F401
         import sqlalchemy  # noqa: F401
 
-        _no_connection_outlives_a_command()
+        _install_pool_guards()
     except ImportError as exc:
         _PREIMPORT_ERROR = "{}: {}".format(type(exc).__name__, exc)
     except Exception:  # noqa: BLE001 - anything else surfaces, with its traceback, in `load`
@@ -468,8 +516,6 @@ def main():
         return
     for line in sys.stdin:
         request = json.loads(line)
-        if request["cmd"] == "exit":
-            break
         started = time.monotonic()
         try:
             result = getattr(agent, "cmd_" + request["cmd"])(request)

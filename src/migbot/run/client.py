@@ -14,7 +14,7 @@ import select
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,8 @@ class WorkerSpec:
     placeholders: dict[str, str]
     env_py_text: str = ""
     ini_driver: str | None = None
-    ini_section: str = "alembic"
     set_url: bool = True
     toml_file: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 class Worker:
@@ -77,17 +75,17 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self._reply_fd: int | None = None
         self._buffer = b""
-        self.info: dict = {}
         self._handshake_pending = False
         self._pending: tuple[str, float, float] = ("", 0.0, timeout)
 
     # --- life cycle -----------------------------------------------------------------
     def spawn(self) -> None:
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ)
+        # The project sees neither migbot's own settings (MIGBOT_DATABASE_URL holds the
+        # lent server's admin credentials) nor an interactive start-up file.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MIGBOT_") and k != "PYTHONSTARTUP"}
         env["MIGBOT_PROTOCOL_FD"] = str(write_fd)
-        env.pop("PYTHONSTARTUP", None)
-        log = open(self.log_path, "ab")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
             self.process = _proc.spawn(
                 [self.python, str(AGENT)],
@@ -121,9 +119,9 @@ class Worker:
             "project_root": str(spec.project_root),
             "cwd": str(spec.cwd),
             "ini_path": str(spec.ini_path),
-            "ini_section": spec.ini_section,
+
             "sys_path": spec.sys_path,
-            "env": {**spec.env, **spec.extra_env},
+            "env": spec.env,
             "placeholders": spec.placeholders,
             "env_py_text": spec.env_py_text,
             "ini_driver": spec.ini_driver,
@@ -134,11 +132,8 @@ class Worker:
     def handshake(self) -> StepOutcome:
         """Wait for the worker's first reply: interpreter facts, drivers, env set."""
         self._handshake_pending = False
-        outcome = self._receive(started=time.monotonic(), what="starting the worker",
-                                limit=max(self.timeout, LOAD_TIMEOUT_FLOOR))
-        if outcome.ok:
-            self.info = outcome.result
-        return outcome
+        return self._receive(started=time.monotonic(), what="starting the worker",
+                             limit=max(self.timeout, LOAD_TIMEOUT_FLOOR))
 
     def request(self, cmd: str, **args: Any) -> StepOutcome:
         """Run one command in the worker and wait for its outcome."""
@@ -166,6 +161,10 @@ class Worker:
 
     def collect(self) -> StepOutcome:
         cmd, started_at, limit = self._pending
+        # A command queued early (the head tree's `load`, while the base is built) is timed
+        # from when migbot starts waiting for it: the wait until then is not its own.
+        if cmd == "load":
+            started_at = time.monotonic()
         if self._handshake_pending:
             started = self.handshake()
             if not started.ok:
@@ -194,19 +193,23 @@ class Worker:
         deadline = started + limit
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            ready, _, _ = select.select([self._reply_fd], [], [], 0)
+            if not ready and remaining <= 0:
                 self.stop()
                 return StepOutcome(False, time.monotonic() - started, error=StepError(
                     type="Timeout", kind="timeout",
                     message=f"{what} did not finish within {limit:g} s; migbot stopped it.",
                     traceback=self.log_tail(),
                 ))
-            ready, _, _ = select.select([self._reply_fd], [], [], min(remaining, 1.0))
             if not ready:
+                select.select([self._reply_fd], [], [], min(max(remaining, 0), 1.0))
                 continue
             chunk = os.read(self._reply_fd, 65536)
             if not chunk:
-                code = self.process.wait() if self.process else None
+                try:
+                    code = self.process.wait(timeout=5) if self.process else None
+                except subprocess.TimeoutExpired:
+                    code = "unknown: it closed migbot's pipe and kept running"
                 self.stop()
                 return StepOutcome(False, time.monotonic() - started, error=StepError(
                     type="WorkerCrashed", kind="crash",
@@ -216,7 +219,8 @@ class Worker:
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         reply = json.loads(line)
-        seconds = time.monotonic() - started
+        # The worker's own measure: a command queued early was not waited for all along.
+        seconds = reply.get("seconds", time.monotonic() - started)
         if reply.get("ok"):
             return StepOutcome(True, seconds, result=reply.get("result"))
         err = reply["error"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ class RunContext:
         """The PostgreSQL server to use, once it accepts connections."""
         self.server = server
         self.databases = Databases(server, timeout=self.timeout)
-        self.redact.secrets.append(server.password)
+        self.redact.secrets.extend(server.secrets())
 
     def check_out(self, commits: list[str]) -> None:
         """Export the trees of `commits` side by side (concurrently)."""
@@ -104,10 +103,10 @@ class RunContext:
     def worker(self, *, role: str, project: AlembicProject, settings: ProjectSettings, tree: Path,
                dbname: str) -> Worker:
         ini = tree / project.ini_path
-        sys_path = [str(tree), str(ini.parent)]
+        # Configured entries first (as documented), then the tree root, the ini's folder and src/.
+        sys_path = [str((tree / p).resolve()) for p in settings.sys_path] + [str(tree), str(ini.parent)]
         if (tree / "src").is_dir():
             sys_path.append(str(tree / "src"))
-        sys_path += [str((tree / p).resolve()) for p in settings.sys_path]
         env_py = tree / project.env_py
         spec = WorkerSpec(
             name=role,
@@ -149,18 +148,17 @@ class RunContext:
         return sys.executable
 
     def close(self) -> None:
+        """Release everything; a failure here is reported, never raised over the real outcome."""
+        problems = []
         for worker in self._workers:
-            worker.stop()
-        try:
-            if self.databases is not None:
-                self.databases.drop_all()
-        finally:
-            for path in self._trees.values():
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def make_workdir() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="migbot-"))
-    os.chmod(path, 0o711)  # the server's unprivileged user must be able to enter it
-    (path / "pid").write_text(str(os.getpid()))  # lets a later run sweep it if this one is killed
-    return path
+            try:
+                worker.stop()
+            except OSError as exc:
+                problems.append(f"a worker could not be stopped: {exc}")
+        if self.databases is not None:
+            try:
+                problems += self.databases.drop_all()
+            except Exception as exc:  # noqa: BLE001 - keep the run's own outcome
+                problems.append(f"the databases could not be dropped: {exc}")
+        for problem in problems:
+            print(f"migbot: warning: {self.redact(problem)}", file=sys.stderr)

@@ -7,8 +7,9 @@ go round trip, and compare models with the database.
 2. Stairway: for each new revision, in order, with the head's code: upgrade and
    snapshot; downgrade to the parent and compare with the snapshot from before
    the upgrade; upgrade again and compare with the first snapshot.
-3. Round trip: from a fresh clone of the base, all new revisions up in one
-   command, down to the base heads, and up again.
+3. Round trip: all new revisions down to the base heads in one command and up
+   again in one command, from the stairway's end (or, if the stairway left the
+   database in doubt, from a fresh clone of the base after one upgrade to heads).
 4. Drift: Alembic's compare_metadata at base (base code) and at head (head code).
 
 Nothing here judges: it gathers Evidence, and checks.live turns it into verdicts.
@@ -19,12 +20,15 @@ from __future__ import annotations
 
 import os
 import time
+
+import psycopg
+from psycopg import sql
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migbot.config import MigbotConfig
 from migbot.discover.revisions import RevisionFile
-from migbot.errors import UsageError
+from migbot.errors import InfraError, UsageError, first_line
 from migbot.plan.changes import ProjectPlan
 from migbot.plan.graph import RevisionGraph
 from migbot.run.client import StepOutcome, Worker
@@ -94,6 +98,7 @@ class ProjectRun:
         self.version_table = ("alembic_version", None)
         self.base_db = ""
         self.head_db = ""
+        self._base_worker: Worker | None = None
         self.head_tree: Path | None = None
         # Set while the head database is known to be at heads, in a state to trust.
         self.heads_snapshot: Snapshot | None = None
@@ -103,7 +108,11 @@ class ProjectRun:
         self.ev.timings.append((label, round(time.monotonic() - started, 3)))
 
     def _call(self, worker: Worker, tree: Path, cmd: str, **args) -> StepOutcome:
-        return _setup_problem(self._localize(worker.request(cmd, **args), tree), worker)
+        outcome = _setup_problem(self._localize(worker.request(cmd, **args), tree), worker)
+        if outcome.error is not None and outcome.error.kind in ("timeout", "crash"):
+            # The killed worker's backend may still hold locks the next step would wait on.
+            self.ctx.databases.disconnect_all(self.base_db if worker is self._base_worker else self.head_db)
+        return outcome
 
     def _localize(self, outcome: StepOutcome, tree: Path) -> StepOutcome:
         """Secrets out, tree paths made repo-relative."""
@@ -123,17 +132,28 @@ class ProjectRun:
         return outcome
 
     def snapshot(self, dbname: str) -> Snapshot:
-        with self.ctx.databases.connect(dbname) as conn:
-            return take_snapshot(conn, version_tables=(self.version_table[0],))
+        try:
+            with self.ctx.databases.connect(dbname) as conn:
+                return take_snapshot(conn, version_tables=(self.version_table[0],))
+        except psycopg.Error as exc:
+            raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") from None
 
     def db_heads(self, dbname: str) -> list[str]:
+        """alembic_version's rows, wherever env.py's search_path put the table."""
         table, schema = self.version_table
-        qualified = f'"{schema}"."{table}"' if schema else f'"{table}"'
-        with self.ctx.databases.connect(dbname) as conn:
-            exists = conn.execute("SELECT to_regclass(%s)", (qualified,)).fetchone()[0]
-            if exists is None:
-                return []
-            return sorted(row[0] for row in conn.execute(f"SELECT version_num FROM {qualified}"))
+        try:
+            with self.ctx.databases.connect(dbname) as conn:
+                found = conn.execute(
+                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR n.nspname = %s) "
+                    "ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1", (table, schema, schema)).fetchone()
+                if found is None:
+                    return []
+                rows = conn.execute(sql.SQL("SELECT version_num FROM {}.{}").format(
+                    sql.Identifier(found[0]), sql.Identifier(table))).fetchall()
+        except psycopg.Error as exc:
+            raise InfraError(f"Lost the connection to PostgreSQL while reading {table}: {first_line(exc)}") from None
+        return sorted(row[0] for row in rows)
 
     # --- the run --------------------------------------------------------------------
     def run(self) -> Evidence:
@@ -164,7 +184,7 @@ class ProjectRun:
             head.stop()
             return self.ev
         info = self.ev.head_load.result
-        self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
+        self._note_version_table(info)
         self.ev.imported_files = info.get("imported_files", [])
         self.ev.head_graph = _live_graph(info["revisions"], self.head_tree)
         if self.ev.base_snapshot is None:
@@ -183,6 +203,7 @@ class ProjectRun:
         ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
         base = ctx.worker(role="base", project=plan.merge_base.project, settings=plan.settings, tree=tree,
                           dbname=self.base_db)
+        self._base_worker = base
         try:
             started = time.monotonic()
             progress.step(f"{self.prefix}loading env.py and models at base")
@@ -190,8 +211,7 @@ class ProjectRun:
             self._timed("base: load env.py and models", started)
             if not self.ev.base_load.ok:
                 return
-            info = self.ev.base_load.result
-            self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
+            self._note_version_table(self.ev.base_load.result)
             started = time.monotonic()
             if plan.settings.bootstrap:
                 progress.step(f"{self.prefix}base: running the bootstrap command")
@@ -210,6 +230,9 @@ class ProjectRun:
             self._timed("base: compare models with the database", started)
         finally:
             base.stop()
+
+    def _note_version_table(self, info: dict) -> None:
+        self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
 
     def _reset_head(self) -> None:
         self.ctx.databases.create(self.role_head, template=self.base_db)
@@ -300,6 +323,11 @@ class ProjectRun:
         if len(ev.base_heads) > 1:
             rt.skipped = "the base has several heads; migbot cannot name one revision to go down to"
             return
+        roots = [r for r in ev.new_revisions if not ev.head_graph.by_id[r].down_revisions]
+        if roots and ev.base_heads:
+            rt.skipped = (f"the branch starts an independent branch of revisions ({roots[0]}); going down to "
+                          f"{ev.base_heads[0]} would not touch it")
+            return
         started = time.monotonic()
         at_head = self.heads_snapshot
         if at_head is None:
@@ -373,6 +401,7 @@ def _irreversible_reason(rev: RevisionFile) -> str:
     return {
         "empty": "its downgrade() is empty",
         "not-implemented": "its downgrade() raises NotImplementedError",
+        "raises": "its downgrade() only raises an exception",
         "missing": "it has no downgrade()",
     }.get(rev.downgrade, "its downgrade is irreversible")
 
