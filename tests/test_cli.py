@@ -80,7 +80,7 @@ def test_toml_syntax_error_in_config(repo: Repo) -> None:
 
 
 def test_check_levels_from_config(repo: Repo) -> None:
-    repo.replace("app/models/user.py", "full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.replace("app/models/user.py", "String(100))", "String(100), index=True)")  # an index no migration made
     repo.write("migbot.toml", '[checks]\nmodel-drift = "warning"\n')
     repo.commit()
     result = repo.verify()

@@ -142,7 +142,7 @@ def make_report(findings: list[Finding], **project_extra) -> Report:
         files_modified=["`migrations/versions/0003_x.py`"],
         migrations=[MigrationEntry(file="migrations/versions/0003_x.py", revision="0003", change="added",
                                    description="add column `users.email`", status="upgrade failed")],
-        verification=Verification(migration_up="fail", migration_down="skipped"),
+        verification=Verification(migration_up="fail", migration_down="skipped", seed_data="not applicable"),
     )
     project = ProjectReport(name=".", alembic_ini="alembic.ini", result="fail", summary=summary, checks=checks,
                             **project_extra)

@@ -61,7 +61,14 @@ def test_clean_add_table_pr(repo: Repo) -> None:
     assert summary["schema_impact"]["new_tables"] == ["public.orders"]
     assert summary["schema_impact"]["new_indexes"] == ["public.ix_orders_user_id"]
     assert summary["schema_impact"]["modified_tables"] == []
-    assert summary["verification"] == {"migration_up": "pass", "migration_down": "pass", "seed_data": "not configured"}
+    assert summary["verification"] == {"migration_up": "pass", "migration_down": "pass", "seed_data": "pass"}
+    seeds = project["seeds"]
+    assert [(s["name"], s["source"], s["status"]) for s in seeds["sets"]] == [("dev", "app/seeds/dev", "pass")]
+    assert seeds["rows"]["public.users"] == 2 and seeds["rows"]["public.orders"] == 0
+    assert seeds["idempotent"] is True
+    assert seeds["base_rows"] == {"public.users": 2}  # the base's own dev seed
+    assert result.status("migrations-with-data") == "pass"
+    assert result.status("downgrade-keeps-data") == "pass"
     assert [m["file"] for m in summary["migrations"]] == ["alembic/versions/0003.py"]
     assert summary["migrations"][0]["status"] == "applied, reverted and re-applied"
     assert "create table `orders`" in summary["migrations"][0]["description"]

@@ -63,6 +63,28 @@ class AllowIrreversible(_Model):
     reason: str = Field(min_length=1, description="Why this revision cannot be undone; shown in the report.")
 
 
+class SeedSet(_Model):
+    """One seed set named in the config: Python modules (run as documented), or a shell command."""
+
+    name: str = Field(min_length=1)
+    modules: list[str] = []
+    command: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "SeedSet":
+        if bool(self.modules) == bool(self.command):
+            raise ValueError(f"seed set {self.name!r} needs either modules or a command (not both)")
+        return self
+
+
+class SeedSettings(_Model):
+    sets: list[SeedSet] | None = Field(default=None, description="Seed sets in order; without it, app/seeds is searched.")
+    ignore_columns: list[str] = Field(default=[], description="Columns whose changes on a re-run are expected: "
+                                      "`updated_at` (any table) or `orders.synced_at`.")
+    synthetic_rows: int = Field(default=300, ge=0, le=100_000, strict=True)
+    base_seeds: bool = Field(default=True, strict=True)
+
+
 class ProjectSettings(_Model):
     """Settings that can differ per Alembic project (top level, or per [[tool.migbot.projects]])."""
 
@@ -72,6 +94,7 @@ class ProjectSettings(_Model):
     default_env: bool = Field(default=True, strict=True)  # "false" must not read as true-ish
     set_sqlalchemy_url: bool = Field(default=True, strict=True)
     bootstrap: str | None = None
+    seeds: SeedSettings = SeedSettings()
 
     @field_validator("env")
     @classmethod

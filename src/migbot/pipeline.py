@@ -21,7 +21,7 @@ from pathlib import Path
 
 from migbot import __version__
 from migbot.checks.catalog import CHECKS
-from migbot.checks.live import run_live_checks
+from migbot.checks.evaluate import run_live_checks
 from migbot.checks.static import run_static_checks
 from migbot.config import CONFIG_FILES, read_config
 from migbot.discover.git import GitRepo

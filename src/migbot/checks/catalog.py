@@ -184,6 +184,55 @@ CHECKS: tuple[CheckSpec, ...] = (
         "not have.",
         fix="Run `alembic revision --autogenerate` and review the result, or revert the model change.",
     ),
+    CheckSpec(
+        id="seeds-run",
+        title="The seed scripts run at head",
+        stage="live",
+        catches="A seed set that fails when run on the head schema after `upgrade heads`: an exception, a missing "
+        "module, a column the branch dropped or renamed.",
+        why="Developers and test suites seed fresh databases all the time; a seed that breaks blocks everyone the "
+        "day the branch merges.",
+        fix="Fix the seed at the reported line, or update it for the branch's schema change. How migbot finds and "
+        "runs seeds: docs/config.md, Seeds.",
+    ),
+    CheckSpec(
+        id="seeds-idempotent",
+        title="Running the seeds again changes nothing",
+        stage="live",
+        catches="A second run of every seed set that adds, removes or changes rows (duplicates, rows re-created "
+        "with new keys, values rewritten), or that fails (a unique violation on re-insert). Tables are compared "
+        "by fingerprint; the report names the tables, what changed and sample keys.",
+        why="Seeds are re-run on databases that already have them; the conventions require check-before-insert, "
+        "because duplicates pile up silently.",
+        fix="Look a row up before inserting it, or use INSERT ... ON CONFLICT DO NOTHING. Columns that "
+        "legitimately change on every run (updated_at) go in `ignore-columns` under [tool.migbot.seeds].",
+    ),
+    CheckSpec(
+        id="migrations-with-data",
+        title="The new revisions work on a database with rows",
+        stage="live",
+        catches="A new revision that passes on an empty database but fails once the tables have rows (the base "
+        "commit's own seeds, then synthetic rows for every empty table): a NOT NULL column without a default, a "
+        "unique constraint over duplicates, a type change whose cast fails, a foreign key existing rows "
+        "violate; or a downgrade that fails on rows. The finding names the table and constraint.",
+        why="Production has rows. These failures appear on deploy, in the middle of a migration.",
+        fix="Give a new NOT NULL column a server_default, or backfill before SET NOT NULL; remove duplicates "
+        "before adding a unique constraint; convert with USING in the type change; add a foreign key NOT VALID "
+        "and validate it once the data is clean.",
+    ),
+    CheckSpec(
+        id="downgrade-keeps-data",
+        title="Going up and back down keeps the existing rows",
+        stage="live",
+        catches="Rows, in tables that exist before and after the branch, that are missing, extra or different "
+        "after the new revisions go up and back down: a column dropped and re-added empty, a DELETE or UPDATE "
+        "that the downgrade does not undo.",
+        why="A rollback that silently loses data turns a bad deploy into an incident.",
+        fix="Make downgrade() put back what upgrade() changed (copy the data back before dropping the column), "
+        "or, if the loss is accepted, say so by listing the revision in allow-irreversible. A warning by "
+        "default; make it an error with downgrade-keeps-data = \"error\" in [tool.migbot.checks].",
+        default=Level.WARNING,
+    ),
 )
 
 BY_ID = {spec.id: spec for spec in CHECKS}

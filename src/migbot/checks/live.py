@@ -54,7 +54,7 @@ def _diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: st
     return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
 
 
-def _file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
+def revision_file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
     static = plan.revision_file(revision)
     if static is not None:
         return static.path
@@ -81,7 +81,7 @@ def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckR
     if not ev.base_has_alembic:
         return verdict("base-builds", config, [], passed="no Alembic project at the base: starting from an empty database")
     base, head = ev.base_load, ev.head_load
-    if base is not None and not base.ok and head is not None and not head.ok and _same_failure(base, head):
+    if base is not None and not base.ok and head is not None and not head.ok and same_failure(base, head):
         return verdict("base-builds", config, [], skipped="env.py fails to load at base just as at head (see env-loads)")
     for what, outcome in (("loading env.py at base", ev.base_load), ("the bootstrap command", ev.base_bootstrap),
                           ("alembic upgrade heads at base", ev.base_upgrade)):
@@ -97,7 +97,7 @@ def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckR
     return verdict("base-builds", config, [], passed=f"base built at {heads} in {seconds:.2f} s")
 
 
-def _same_failure(a: StepOutcome, b: StepOutcome) -> bool:
+def same_failure(a: StepOutcome, b: StepOutcome) -> bool:
     """The same error in the same place (messages may echo the tree's own database name)."""
     def key(outcome: StepOutcome) -> tuple:
         err = outcome.error
@@ -105,7 +105,7 @@ def _same_failure(a: StepOutcome, b: StepOutcome) -> bool:
     return key(a) == key(b)
 
 
-def _live_skip(ev: Evidence) -> str | None:
+def live_skip_reason(ev: Evidence) -> str | None:
     if ev.live_skipped:
         return ev.live_skipped
     if ev.head_load is None:
@@ -114,14 +114,14 @@ def _live_skip(ev: Evidence) -> str | None:
 
 
 def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
-    if (reason := _live_skip(ev)) is not None:
+    if (reason := live_skip_reason(ev)) is not None:
         return verdict("upgrade", config, [], skipped=reason)
     if ev.stairway_skipped:
         # The cause (a deleted base revision) is base-migrations-unchanged's finding.
         return verdict("upgrade", config, [], skipped=ev.stairway_skipped)
     if not ev.new_revisions:
         return verdict("upgrade", config, [], passed="the branch adds no revisions")
-    findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision, _file(plan, ev, t.revision))
+    findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision, revision_file(plan, ev, t.revision))
                 for t in ev.trips if t.upgrade is not None and not t.upgrade.ok]
     rt = ev.roundtrip
     if ev.head_upgrade is not None and not ev.head_upgrade.ok and rt.up is None and rt.up_again is None:
@@ -141,7 +141,7 @@ def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResul
 
 def _stairway_check(check_id: str, plan: ProjectPlan, ev: Evidence, config: MigbotConfig, step: str,
                     judge) -> CheckResult:
-    if (reason := _live_skip(ev)) is not None:
+    if (reason := live_skip_reason(ev)) is not None:
         return verdict(check_id, config, [], skipped=reason)
     if not ev.new_revisions:
         return verdict(check_id, config, [], passed="the branch adds no revisions")
@@ -151,7 +151,7 @@ def _stairway_check(check_id: str, plan: ProjectPlan, ev: Evidence, config: Migb
             skipped.append(f"{trip.revision}: {trip.skipped[step]}")
             continue
         ran += 1
-        finding = judge(trip, _file(plan, ev, trip.revision))
+        finding = judge(trip, revision_file(plan, ev, trip.revision))
         if finding:
             findings.append(finding)
     if ran == 0:
@@ -194,7 +194,7 @@ def reupgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
 
 
 def roundtrip(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
-    if (reason := _live_skip(ev)) is not None:
+    if (reason := live_skip_reason(ev)) is not None:
         return verdict("roundtrip", config, [], skipped=reason)
     rt = ev.roundtrip
     if not ev.new_revisions and not ev.stairway_skipped:
@@ -246,7 +246,7 @@ def classify_drift(ev: Evidence) -> Drift:
 
 
 def model_drift(plan: ProjectPlan, ev: Evidence, config: MigbotConfig, drift: Drift) -> CheckResult:
-    if (reason := _live_skip(ev)) is not None:
+    if (reason := live_skip_reason(ev)) is not None:
         return verdict("model-drift", config, [], skipped=reason)
     if not drift.checked:
         if ev.head_drift is not None and not ev.head_drift.ok:
@@ -265,11 +265,3 @@ def model_drift(plan: ProjectPlan, ev: Evidence, config: MigbotConfig, drift: Dr
                    passed=f"the branch introduces no drift{tail}",
                    failed=f"the branch introduces {n} difference{'s' if n != 1 else ''} between models and "
                    f"database{tail}")
-
-
-def run_live_checks(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> tuple[list[CheckResult], Drift]:
-    drift = classify_drift(ev)
-    checks = [env_loads(plan, ev, config), base_builds(plan, ev, config), upgrade(plan, ev, config),
-              downgrade(plan, ev, config), downgrade_restores_schema(plan, ev, config), reupgrade(plan, ev, config),
-              roundtrip(plan, ev, config), model_drift(plan, ev, config, drift)]
-    return checks, drift

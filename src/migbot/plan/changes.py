@@ -16,6 +16,7 @@ from migbot.config import MigbotConfig, ProjectSettings
 from migbot.discover.git import Change, GitRepo
 from migbot.discover.projects import AlembicProject, find_ini_files, load_project
 from migbot.discover.revisions import RevisionFile, parse_revision
+from migbot.discover.seeds import SeedSetPlan, find_seed_sets
 from migbot.errors import UsageError
 from migbot.plan.graph import RevisionGraph
 
@@ -62,6 +63,8 @@ class ProjectPlan:
     head: TreeRevisions
     revision_changes: list[RevisionChange]
     changed_files: list[Change]
+    head_seeds: list[SeedSetPlan] = field(default_factory=list)
+    base_seeds: list[SeedSetPlan] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -118,6 +121,10 @@ def build_plans(repo: GitRepo, refs: Refs, config: MigbotConfig, head_blobs: dic
             head=head,
             revision_changes=_revision_changes(merge_base, head, parsed),
             changed_files=changes,
+            head_seeds=find_seed_sets(blobs[refs.head], lambda paths: repo.read_files(refs.head, paths), project,
+                                      settings),
+            base_seeds=find_seed_sets(blobs[refs.merge_base], lambda paths: repo.read_files(refs.merge_base, paths),
+                                      merge_base.project, settings) if merge_base.project else [],
         ))
     return plans
 

@@ -82,6 +82,19 @@ class Databases:
             raise InfraError(f"Could not configure database {name}: {first_line(exc)}") from None
         return name
 
+    def swap(self, a: str, b: str) -> None:
+        """Exchange two databases' names. A worker is bound to a database by name (its
+        settings read the URL once): swapping lets it work on a clone of its database."""
+        assert a in self.created and b in self.created, "migbot only renames databases it created"
+        parked = f"{a}_swap"
+        for old, new in ((a, parked), (b, a), (parked, b)):
+            self.disconnect_all(old)
+            try:
+                self.admin().execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old),
+                                                                                       sql.Identifier(new)))
+            except psycopg.Error as exc:
+                raise InfraError(f"Could not rename database {old}: {first_line(exc)}") from None
+
     def disconnect_all(self, name: str) -> None:
         self.admin().execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import (
-    CheckResult, Drift, Heads, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, Step, TaskSummary, Timing,
-    Verification,
+    CheckResult, Drift, Heads, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, SeedData, SeedSetRun, Step,
+    TaskSummary, Timing, Verification,
 )
 from migbot.run.client import StepOutcome
+from migbot.run.data import SeedRun
 from migbot.run.stairway import Evidence, Trip
 from migbot.snapshot.compare import SchemaDiff, compare
 
@@ -19,11 +20,13 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
     impact_diff = (compare(ev.base_snapshot, ev.head_snapshot)
                    if ev.base_snapshot is not None and ev.head_snapshot is not None else None)
     by_id = {c.id: c for c in checks}
+    seeds = _seed_data(ev)
     summary = TaskSummary(
         changes_made=_changes_made(plan, impact_diff),
         files_modified=_files_modified(plan, ev),
         migrations=_migrations(plan, ev, by_id),
         schema_impact=_schema_impact(impact_diff),
+        seed_data=_seed_lines(seeds, by_id),
         verification=_verification(ev, by_id),
     )
     return ProjectReport(
@@ -43,6 +46,7 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
         checks=checks,
         stairway=[_revision_run(plan, trip) for trip in ev.trips],
         drift=drift,
+        seeds=seeds,
         timings=[Timing(step=label, seconds=seconds) for label, seconds in ev.timings],
     )
 
@@ -214,8 +218,95 @@ def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
             return "skipped"
         return "warning" if "warn" in live_statuses + static_statuses else "pass"
 
+    seed_statuses = [checks[i].status for i in ("seeds-run", "seeds-idempotent") if i in checks]
+    if not ev.data.head_sets:
+        seed_data = "not applicable"
+    elif "fail" in seed_statuses:
+        seed_data = "fail"
+    elif not any(s in ("pass", "warn") for s in seed_statuses):
+        seed_data = "skipped"
+    else:
+        seed_data = "warning" if "warn" in seed_statuses else "pass"
     return Verification(
-        migration_up=status(["upgrade"]),
-        migration_down=status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip"],
-                              ["reversible-downgrades"]),
+        migration_up=status(["upgrade", "migrations-with-data"]),
+        migration_down=status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip",
+                               "downgrade-keeps-data"], ["reversible-downgrades"]),
+        seed_data=seed_data,
     )
+
+
+def _set_runs(runs: list[SeedRun], plans) -> list[SeedSetRun]:
+    done = {id(r.plan): r for r in runs}
+    out = []
+    for plan in plans:
+        run = done.get(id(plan))
+        status = "not run" if run is None else ("pass" if run.outcome.ok else "fail")
+        error = run.outcome.error.message.splitlines()[0] if run is not None and run.outcome.error else None
+        out.append(SeedSetRun(name=plan.name, source=plan.source, modules=plan.modules, command=plan.command,
+                              status=status, seconds=round(run.outcome.seconds, 3) if run else 0.0, error=error))
+    return out
+
+
+def _seed_data(ev: Evidence) -> SeedData:
+    data = ev.data
+    return SeedData(
+        applicable=bool(data.head_sets),
+        note=data.seeds_skipped or "",
+        sets=_set_runs(data.first_run, data.head_sets),
+        rows=data.rows,
+        idempotent=_idempotent(data),
+        second_run_changes=data.second_run_changes or [],
+        base_sets=_set_runs(data.base_runs, [r.plan for r in data.base_runs]),
+        base_rows=data.base_rows,
+        synthetic_rows=data.synthetic.filled if data.synthetic else {},
+        synthetic_skipped=data.synthetic.skipped if data.synthetic else {},
+    )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _idempotent(data) -> bool | None:
+    """False if the second run failed or changed rows, True if it changed nothing, None if unknown."""
+    if any(not run.outcome.ok for run in data.second_run):
+        return False
+    if data.second_run_changes is None:
+        return None
+    return not data.second_run_changes
+
+
+def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
+    """The Seed Data section, in sentences."""
+    if not seeds.applicable:
+        lines = [f"not applicable: {seeds.note}" if seeds.note else "not applicable"]
+    else:
+        ran = ", ".join(f"`{s.name}` ({s.status}{f', {s.seconds:.2f} s' if s.status != 'not run' else ''})"
+                        for s in seeds.sets)
+        lines = [f"Seed sets at head: {ran}"]
+        if seeds.note:
+            lines.append(f"Not run: {seeds.note}")
+        if seeds.rows:
+            filled = {t: n for t, n in seeds.rows.items() if n}
+            lines.append("Rows after seeding: " + (", ".join(f"`{t}` {n}" for t, n in filled.items()) or "none"))
+        if seeds.idempotent is True:
+            lines.append("Second run: nothing changed (idempotent)")
+        elif seeds.idempotent is False:
+            check = checks.get("seeds-idempotent")
+            lines.append(f"Second run: {check.summary if check else 'not idempotent'}")
+    data_check = checks.get("migrations-with-data")
+    if seeds.base_rows and any(seeds.base_rows.values()):
+        tables = sum(1 for n in seeds.base_rows.values() if n)
+        parts = []
+        if seeds.base_sets:
+            parts.append("the base's seeds " + ", ".join(f"`{s.name}` ({s.status})" for s in seeds.base_sets))
+        if seeds.synthetic_rows:
+            parts.append(f"{sum(seeds.synthetic_rows.values())} synthetic rows in "
+                         f"{_count(len(seeds.synthetic_rows), 'empty table')}")
+        if seeds.synthetic_skipped:
+            parts.append(f"{_count(len(seeds.synthetic_skipped), 'table')} left empty")
+        lines.append(f"Rows the new revisions ran over: {sum(seeds.base_rows.values())} in {_count(tables, 'table')} ("
+                     + "; ".join(parts) + ")")
+    elif data_check is not None and data_check.status == "skip":
+        lines.append(f"Migrations over data: skipped ({data_check.summary})")
+    return lines

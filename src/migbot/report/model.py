@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from migbot.checks.catalog import Level
 from migbot.snapshot.compare import ObjectDiff
+from migbot.snapshot.fingerprint import TableChange
 
 SCHEMA_VERSION = 1
 
@@ -78,7 +79,32 @@ class SchemaImpact(BaseModel):
 class Verification(BaseModel):
     migration_up: Literal["pass", "warning", "fail", "skipped", "not applicable"]
     migration_down: Literal["pass", "warning", "fail", "skipped", "not applicable"]
-    seed_data: Literal["pass", "fail", "not applicable", "not configured"] = "not configured"
+    seed_data: Literal["pass", "warning", "fail", "skipped", "not applicable"]
+
+
+class SeedSetRun(BaseModel):
+    name: str
+    source: str = Field(description="The folder the set was found in, or 'config'.")
+    modules: list[str] = []
+    command: str | None = None
+    status: Literal["pass", "fail", "not run"]
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class SeedData(BaseModel):
+    """What the seeds did, and the rows the new revisions were tried on."""
+
+    applicable: bool = False
+    note: str = ""
+    sets: list[SeedSetRun] = []
+    rows: dict[str, int] = Field(default={}, description="Rows per table after the seeds ran at head.")
+    idempotent: bool | None = None
+    second_run_changes: list[TableChange] = []
+    base_sets: list[SeedSetRun] = Field(default=[], description="The base commit's seeds, run to fill the base data.")
+    base_rows: dict[str, int] = Field(default={}, description="Rows per table the new revisions ran over.")
+    synthetic_rows: dict[str, int] = Field(default={}, description="Rows migbot generated, per table left empty.")
+    synthetic_skipped: dict[str, str] = Field(default={}, description="Tables migbot could not fill, and why.")
 
 
 class TaskSummary(BaseModel):
@@ -88,7 +114,7 @@ class TaskSummary(BaseModel):
     files_modified: list[str] = []
     migrations: list[MigrationEntry] = []
     schema_impact: SchemaImpact = SchemaImpact()
-    seed_data: str = "not configured"
+    seed_data: list[str] = []
     verification: Verification
 
 
@@ -132,6 +158,7 @@ class ProjectReport(BaseModel):
     checks: list[CheckResult]
     stairway: list[RevisionRun] = []
     drift: Drift = Drift()
+    seeds: SeedData = SeedData()
     timings: list[Timing] = []
 
 

@@ -61,7 +61,7 @@ def render_terminal(report: Report, console: Console) -> None:
             *([f"Dropped tables: {', '.join(impact.dropped_tables)}"] if impact.dropped_tables else []),
             f"New indexes: {', '.join(impact.new_indexes) or 'none'}",
         ] if impact.known else ["unknown: the branch's migrations did not reach head"])
-        _section(console, "Seed Data", [s.seed_data])
+        _section(console, "Seed Data", s.seed_data)
         v = s.verification
         p("[bold]Verification[/]")
         for label, value in (("Migration up", v.migration_up), ("Migration down", v.migration_down),

@@ -95,6 +95,7 @@ class Agent:
 
         values["sync_url"] = url(sync)
         values["async_url"] = url(async_ or "asyncpg")
+        self.sync_url, self.async_url = values["sync_url"], values["async_url"]
         if ini_driver:
             values["url"] = url(ini_driver)
         else:
@@ -226,6 +227,67 @@ class Agent:
                 req["command"], proc.returncode, "\n".join(output.strip().splitlines()[-15:])))
         return {"exit_code": proc.returncode}
 
+    def cmd_seed(self, req):
+        """Run one seed set: its modules in order, or its shell command."""
+        if req.get("command"):
+            return self.cmd_shell({"command": req["command"]})
+        timings = []
+        for name in req["modules"]:
+            started = time.monotonic()
+            self.run_seed_module(name)
+            timings.append({"module": name, "seconds": round(time.monotonic() - started, 3)})
+        return {"modules": timings}
+
+    def run_seed_module(self, name):
+        """run(session) / seed(session), else main(), else the module as a script (docs/config.md)."""
+        import importlib
+        import importlib.util
+        import inspect
+        import runpy
+
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ModuleNotFoundError("No seed module named {!r}".format(name))
+        entry = _entry_point_of(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
+        if entry is None:
+            runpy.run_module(name, run_name="__main__", alter_sys=True)
+            return
+        function = getattr(importlib.import_module(name), entry)
+        takes_session = entry != "main" and len(inspect.signature(function).parameters) > 0
+        if inspect.iscoroutinefunction(function):
+            import asyncio
+
+            asyncio.run(self._run_async_seed(function, takes_session))
+        elif takes_session:
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import Session
+            from sqlalchemy.pool import NullPool
+
+            engine = create_engine(self.sync_url, poolclass=NullPool)
+            try:
+                with Session(engine) as session:
+                    function(session)
+                    session.commit()
+            finally:
+                engine.dispose()
+        else:
+            function()
+
+    async def _run_async_seed(self, function, takes_session):
+        if not takes_session:
+            await function()
+            return
+        from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_async_engine(self.async_url, poolclass=NullPool)
+        try:
+            async with AsyncSession(engine) as session:
+                await function(session)
+                await session.commit()
+        finally:
+            await engine.dispose()
+
     def cmd_drift(self, req):
         from alembic.autogenerate import compare_metadata
 
@@ -294,6 +356,7 @@ class Agent:
             error["file"] = location[0]
             error["line"] = location[1]
             error["revision"] = self.revision_files.get(location[0])
+        error.update(_sql_diagnostics(exc))
         if any(isinstance(e, WrongDatabase) for e in _chain(exc)):
             error["kind"] = "wrong-database"
             error["message"] = next(str(e) for e in _chain(exc) if isinstance(e, WrongDatabase))
@@ -364,11 +427,37 @@ def _point_ini_at(ini_path, url):
         handle.write(text)
 
 
+def _entry_point_of(path):
+    """The seed entry point a module file defines (run, seed or main), without importing it."""
+    import ast
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError):
+        return None  # a syntax error surfaces, with its line, when the module runs
+    names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return next((n for n in ("run", "seed", "main") if n in names), None)
+
+
 def _in_project(root, filename):
     if not filename or filename.startswith("<"):
         return False  # <frozen importlib...>, <string>: not files
     path = os.path.realpath(filename)
     return path.startswith(root + os.sep) and "site-packages" not in path
+
+
+def _sql_diagnostics(exc):
+    """The table, constraint and column PostgreSQL named, from psycopg's or psycopg2's diag or
+    from asyncpg's exception attributes."""
+    for cause in _chain(exc):
+        for source in (getattr(cause, "orig", None), cause):
+            diag = getattr(source, "diag", None) or source
+            found = {key: getattr(diag, attr, None) for key, attr in
+                     (("table", "table_name"), ("constraint", "constraint_name"), ("column", "column_name"))}
+            if any(found.values()):
+                return {key: value for key, value in found.items() if value}
+    return {}
 
 
 def _chain(exc):

@@ -36,6 +36,9 @@ class StepError:
     revision: str | None = None
     traceback: str = ""
     kind: str = ""  # "timeout", "crash", "wrong-database", or "" for an exception in the project's code
+    table: str | None = None  # what PostgreSQL named, for errors over data
+    constraint: str | None = None
+    column: str | None = None
 
 
 @dataclass
@@ -227,7 +230,8 @@ class Worker:
         return StepOutcome(False, seconds, error=StepError(
             type=err.get("type", "Error"), message=err.get("message", ""), file=err.get("file"),
             line=err.get("line"), revision=err.get("revision"), traceback=err.get("traceback", ""),
-            kind=err.get("kind", ""),
+            kind=err.get("kind", ""), table=err.get("table"), constraint=err.get("constraint"),
+            column=err.get("column"),
         ))
 
     def log_tail(self, lines: int = 15) -> str:

@@ -51,6 +51,7 @@ class Redactor:
             outcome.error = StepError(
                 type=err.type, message=self(err.message) or "", file=err.file, line=err.line,
                 revision=err.revision, traceback=self(err.traceback) or "", kind=err.kind,
+                table=err.table, constraint=err.constraint, column=err.column,
             )
         return outcome
 

@@ -33,6 +33,7 @@ from migbot.plan.changes import ProjectPlan
 from migbot.plan.graph import RevisionGraph
 from migbot.run.client import StepOutcome, Worker
 from migbot.run.context import RunContext
+from migbot.run.data import DataEvidence, build_base_data, migrations_over_data, seeds_at_head
 from migbot.snapshot.catalog import Snapshot, take_snapshot
 from migbot.snapshot.compare import SchemaDiff, compare
 
@@ -84,6 +85,7 @@ class Evidence:
     timings: list[tuple[str, float]] = field(default_factory=list)
     imported_files: list[str] = field(default_factory=list)
     interpreter: str = ""
+    data: DataEvidence = field(default_factory=DataEvidence)
 
 
 class ProjectRun:
@@ -94,6 +96,8 @@ class ProjectRun:
         self.ev = Evidence(base_has_alembic=plan.merge_base.project is not None)
         self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
         self.role_base = f"p{index}_base"
+        self.role_data = f"p{index}_data"
+        self.data_db = ""
         self.role_head = f"p{index}_head"
         self.version_table = ("alembic_version", None)
         self.base_db = ""
@@ -174,6 +178,7 @@ class ProjectRun:
             self._build_base(base_tree)
         else:
             self.ev.base_snapshot = self.snapshot(self.base_db)
+            self.ev.data.data_skipped = "there is no Alembic project at the base, so no rows to migrate"
         progress.step(f"{self.prefix}loading env.py and models at head")
         self.ev.head_load = _setup_problem(self._localize(early if early is not None else head.collect(),
                                                           self.head_tree), head)
@@ -195,6 +200,10 @@ class ProjectRun:
             self._stairway(head)
             self._roundtrip(head)
             self._head_state(head)
+            started = time.monotonic()
+            seeds_at_head(self, head)
+            migrations_over_data(self, head)
+            self._timed("head: seeds, and the new revisions over data", started)
         finally:
             head.stop()
         return self.ev
@@ -228,6 +237,9 @@ class ProjectRun:
             started = time.monotonic()
             self.ev.base_drift = self._call(base, tree, "drift")
             self._timed("base: compare models with the database", started)
+            started = time.monotonic()
+            build_base_data(self, base, tree)
+            self._timed("base: seeds and synthetic rows on a copy", started)
         finally:
             base.stop()
 

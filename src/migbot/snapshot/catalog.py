@@ -18,7 +18,7 @@ Definition = dict[str, str | None]
 
 _USER_NAMESPACES = """
     SELECT oid FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', '_migbot')
       AND nspname NOT LIKE 'pg\\_toast%%' AND nspname NOT LIKE 'pg\\_temp\\_%%'
 """
 _NOT_EXTENSION_MEMBER = """

@@ -1,0 +1,105 @@
+"""Checks judged from the seed and data evidence (see catalog.py for what each catches)."""
+
+from __future__ import annotations
+
+from migbot.checks.live import same_failure, error_finding, live_skip_reason, revision_file
+from migbot.checks.verdict import verdict
+from migbot.config import MigbotConfig
+from migbot.plan.changes import ProjectPlan
+from migbot.report.model import CheckResult, Finding
+from migbot.run.client import StepOutcome
+from migbot.run.data import SeedRun
+from migbot.run.stairway import Evidence
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _seed_finding(what: str, run: SeedRun) -> Finding:
+    finding = error_finding(f"seed set {run.plan.name}: {what}", run.outcome)
+    if finding.file is None and run.plan.files:
+        finding.file = run.plan.files[0]
+    return finding
+
+
+def _where_in_data(outcome: StepOutcome) -> str:
+    err = outcome.error
+    parts = [f"{label} `{value}`" for label, value in (("table", err.table), ("column", err.column),
+                                                          ("constraint", err.constraint)) if value]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def seeds_run(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    data = ev.data
+    if (reason := live_skip_reason(ev) or data.seeds_skipped) is not None:
+        return verdict("seeds-run", config, [], skipped=reason)
+    failed = [run for run in data.first_run if not run.outcome.ok]
+    if failed:
+        at_base = next((b for b in data.base_runs if b.plan.name == failed[0].plan.name and not b.outcome.ok
+                        and same_failure(b.outcome, failed[0].outcome)), None)
+        if at_base is not None:
+            # Like drift already at base: main's broken seed is not this branch's failure.
+            first = (at_base.outcome.error.message.splitlines() or [""])[0]
+            return verdict("seeds-run", config, [], skipped=f"seed set {failed[0].plan.name} fails the same way on "
+                           f"the base branch ({at_base.outcome.error.type}: {first})")
+        return verdict("seeds-run", config, [_seed_finding("failed", failed[0])])
+    sets = ", ".join(f"{r.plan.name} ({_plural(len(r.plan.modules), 'module') if r.plan.modules else 'command'})"
+                     for r in data.first_run)
+    seconds = sum(r.outcome.seconds for r in data.first_run)
+    return verdict("seeds-run", config, [], passed=f"{sets} ran in {seconds:.2f} s")
+
+
+def seeds_idempotent(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    data = ev.data
+    if (reason := live_skip_reason(ev) or data.seeds_skipped) is not None:
+        return verdict("seeds-idempotent", config, [], skipped=reason)
+    if any(not run.outcome.ok for run in data.first_run):
+        return verdict("seeds-idempotent", config, [], skipped="the seeds fail on their first run")
+    failed = [run for run in data.second_run if not run.outcome.ok]
+    if failed:
+        return verdict("seeds-idempotent", config, [_seed_finding("fails when run a second time", failed[0])])
+    findings = [Finding(message=change.text) for change in data.second_run_changes or []]
+    tables = len(data.rows)
+    return verdict("seeds-idempotent", config, findings,
+                   passed=f"a second run changed none of {_plural(tables, 'table')} "
+                   f"({sum(data.rows.values())} rows)",
+                   failed=f"a second run of the seeds changed {_plural(len(findings), 'table')}")
+
+
+def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    data = ev.data
+    if (reason := live_skip_reason(ev) or data.data_skipped) is not None:
+        return verdict("migrations-with-data", config, [], skipped=reason)
+    findings = []
+    for step, outcome in (("upgrade to heads over existing rows", data.up),
+                          (f"downgrade to {data.down_target} over existing rows", data.down)):
+        if outcome is not None and not outcome.ok:
+            finding = error_finding(f"{step} failed", outcome)
+            finding.message += _where_in_data(outcome)
+            if finding.revision and not finding.file:
+                finding.file = revision_file(plan, ev, finding.revision)
+            findings.append(finding)
+    rows = sum(data.base_rows.values())
+    synthetic = sum(data.synthetic.filled.values()) if data.synthetic else 0
+    skipped = data.synthetic.skipped if data.synthetic else {}
+    note = f"; {_plural(len(skipped), 'table')} left empty" if skipped else ""
+    return verdict("migrations-with-data", config, findings,
+                   passed=f"up to heads and down to {data.down_target} over {rows} rows in "
+                   f"{_plural(sum(1 for n in data.base_rows.values() if n), 'table')} ({synthetic} synthetic){note}")
+
+
+def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    data = ev.data
+    if (reason := live_skip_reason(ev) or data.data_skipped) is not None:
+        return verdict("downgrade-keeps-data", config, [], skipped=reason)
+    if data.lost is None:
+        return verdict("downgrade-keeps-data", config, [], skipped="the migrations do not go up and down over data")
+    findings = [Finding(message=change.text) for change in data.lost]
+    return verdict("downgrade-keeps-data", config, findings,
+                   passed=f"{_plural(data.compared_tables, 'table')} kept every row through upgrade and downgrade",
+                   failed=f"after upgrade and downgrade, {_plural(len(findings), 'table')} "
+                   f"{'does' if len(findings) == 1 else 'do'} not hold the rows they had")
+
+
+DATA_CHECKS = (seeds_run, seeds_idempotent, migrations_with_data, downgrade_keeps_data)
