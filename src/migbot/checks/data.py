@@ -77,6 +77,8 @@ def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
         if outcome is not None and not outcome.ok:
             finding = error_finding(f"{step} failed", outcome)
             finding.message += _where_in_data(outcome)
+            if finding.revision:
+                finding.message = f"{finding.revision}: {finding.message}"
             if finding.revision and not finding.file:
                 finding.file = revision_file(plan, ev, finding.revision)
             findings.append(finding)
