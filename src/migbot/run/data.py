@@ -16,6 +16,7 @@ Like stairway.py, this only gathers evidence; checks.data judges it.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -65,7 +66,9 @@ SEED_TAG = "first_seed_run"
 
 
 def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
-    """Step 1, with the base worker, right after the base state is built."""
+    """Step 1, right after the base state is built: the base seeds with the base worker,
+    then synthetic rows and fingerprints in a background thread (plain SQL on a database
+    of its own), which overlaps the head's work until migrations_over_data needs it."""
     data = run.ev.data
     settings = run.plan.settings.seeds
     started = time.monotonic()
@@ -82,12 +85,40 @@ def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
                     break  # later sets may depend on it; synthetic rows fill in
         finally:
             databases.swap(run.base_db, run.data_db)
+    data.seconds["base seeds"] = round(time.monotonic() - started, 3)
+    run.base_data_ready = _Background(_fill_and_remember, run)
+
+
+def _fill_and_remember(run: "ProjectRun") -> None:
+    data, settings = run.ev.data, run.plan.settings.seeds
+    started = time.monotonic()
     with _connect(run, run.data_db) as conn:
         data.synthetic = fill_empty_tables(conn, rows=settings.synthetic_rows, version_tables=(run.version_table[0],))
         tables = user_tables(conn, (run.version_table[0],))
         data.base_rows = {t: f.rows for t, f in fingerprints(conn, tables).items()}
         remember(conn, tables, DATA_TAG, settings.ignore_columns)
-    data.seconds["base data"] = round(time.monotonic() - started, 3)
+    data.seconds["synthetic rows"] = round(time.monotonic() - started, 3)
+
+
+class _Background:
+    """A function on a thread; wait() returns once it is done and re-raises what it raised."""
+
+    def __init__(self, fn, *args):
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="migbot-base-data", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
@@ -133,6 +164,9 @@ def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
 def migrations_over_data(run: "ProjectRun", head: Worker) -> None:
     """Step 3: the new revisions up and down over the base data."""
     ev, data = run.ev, run.ev.data
+    if run.base_data_ready is not None:
+        run.base_data_ready.wait()
+        run.base_data_ready = None
     reason = _data_skip_reason(run)
     if reason:
         data.data_skipped = reason

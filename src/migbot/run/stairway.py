@@ -98,6 +98,7 @@ class ProjectRun:
         self.role_base = f"p{index}_base"
         self.role_data = f"p{index}_data"
         self.data_db = ""
+        self.base_data_ready = None  # the background fill of the base data, see data.py
         self.role_head = f"p{index}_head"
         self.version_table = ("alembic_version", None)
         self.base_db = ""
@@ -161,6 +162,16 @@ class ProjectRun:
 
     # --- the run --------------------------------------------------------------------
     def run(self) -> Evidence:
+        try:
+            return self._run()
+        finally:
+            if self.base_data_ready is not None:  # never leave the thread writing during cleanup
+                try:
+                    self.base_data_ready.wait()
+                except Exception:  # noqa: BLE001 - the run is already ending with its own outcome
+                    pass
+
+    def _run(self) -> Evidence:
         ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
         started = time.monotonic()
         self.head_tree = ctx.tree(plan.head.commit)
@@ -239,7 +250,7 @@ class ProjectRun:
             self._timed("base: compare models with the database", started)
             started = time.monotonic()
             build_base_data(self, base, tree)
-            self._timed("base: seeds and synthetic rows on a copy", started)
+            self._timed("base: the base's seeds on a copy", started)
         finally:
             base.stop()
 
