@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from migbot.snapshot.fingerprint import PRIVATE_SCHEMA
-
 _TABLES = """
 SELECT c.oid, n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', %(private)s) AND n.nspname NOT LIKE 'pg\\_%%'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
   AND NOT (c.relname = ANY(%(version_tables)s))
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 2, 3
@@ -116,18 +114,31 @@ def fill_empty_tables(conn: psycopg.Connection, rows: int = 300,
         return result
     shapes = _read_shapes(conn, version_tables)
     by_oid = {s.oid: s for s in shapes}
+    counts = _row_counts(conn, shapes)
     for shape in _fk_order(shapes):
-        if conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(shape.schema, shape.name))).fetchone()[0]:
+        if counts[shape.oid]:
             continue  # it has rows (from the seeds): leave it as it is
-        problem = _fill(conn, shape, by_oid, rows, result)
+        problem = _fill(conn, shape, by_oid, rows, counts)
         if problem:
             result.skipped[shape.qualified] = problem
+        else:
+            result.filled[shape.qualified] = counts[shape.oid]
     return result
+
+
+def _row_counts(conn: psycopg.Connection, shapes: list[Shape]) -> dict[int, int]:
+    """Every table's row count, in one statement."""
+    if not shapes:
+        return {}
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}::oid, count(*) FROM {}").format(sql.Literal(s.oid), sql.Identifier(s.schema, s.name))
+        for s in shapes)
+    return {oid: count for oid, count in conn.execute(query).fetchall()}
 
 
 def _read_shapes(conn: psycopg.Connection, version_tables: tuple[str, ...]) -> list[Shape]:
     shapes = {oid: Shape(oid, schema, name) for oid, schema, name in
-              conn.execute(_TABLES, {"private": PRIVATE_SCHEMA, "version_tables": list(version_tables)}).fetchall()}
+              conn.execute(_TABLES, {"version_tables": list(version_tables)}).fetchall()}
     oids = list(shapes)
     for row in conn.execute(_COLUMNS, {"oids": oids}).fetchall():
         shapes[row[0]].columns.append(Column(*row[1:]))
@@ -162,7 +173,9 @@ def _cycle_breakable(shape: Shape, remaining: dict[int, Shape]) -> bool:
     return all(not (set(fk.columns) & not_null) for fk in shape.foreign_keys if fk.ref_oid in remaining)
 
 
-def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows: int, result: FillResult) -> str | None:
+def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows: int,
+          counts: dict[int, int]) -> str | None:
+    """Insert rows into one empty table (recording how many in `counts`); or say why not."""
     columns = {c.name: c for c in shape.columns}
     values: dict[str, sql.Composable] = {}
     joins: list[sql.Composable] = []
@@ -170,10 +183,7 @@ def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows
     for index, fk in enumerate(shape.foreign_keys):
         ref = by_oid.get(fk.ref_oid)
         required = any(columns[c].not_null for c in fk.columns)
-        available = 0
-        if ref is not None and ref.oid != shape.oid:  # a self-reference stays NULL
-            available = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(ref.schema, ref.name))).fetchone()[0]
+        available = counts.get(ref.oid, 0) if ref is not None and ref.oid != shape.oid else 0  # self: NULL
         if not available:
             if required:
                 target = ref.qualified if ref else "another table"
@@ -228,7 +238,7 @@ def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows
         diag = exc.diag
         what = f"constraint {diag.constraint_name}" if diag.constraint_name else "its constraints"
         return f"generated rows break {what} ({str(exc).splitlines()[0]})"
-    result.filled[shape.qualified] = limit
+    counts[shape.oid] = limit
     return None
 
 
@@ -317,12 +327,13 @@ def _cardinality(columns: list[Column], allowed: dict[str, list]) -> int | None:
 
 
 def _check_constraint_values(shape: Shape) -> dict[str, list]:
-    """Values that satisfy simple CHECK constraints: `col IN (...)`, `col = ANY (ARRAY[...])`."""
+    """Values that satisfy simple CHECK constraints: IN lists, comparisons, BETWEEN."""
     allowed: dict[str, list] = {}
-    for definition in shape.checks.values():
-        for column, values in _in_lists(definition):
+    parsed = [tree for tree in map(_parse_check, shape.checks.values()) if tree is not None]
+    for tree in parsed:
+        for column, values in _in_lists(tree):
             allowed[column] = values
-    for column, bounds in _bounds(shape).items():
+    for column, bounds in _bounds(shape, parsed).items():
         low, high = bounds
         if column in allowed:
             continue
@@ -335,15 +346,21 @@ def _check_constraint_values(shape: Shape) -> dict[str, list]:
     return allowed
 
 
-def _in_lists(definition: str):
-    from pglast import ast, parse_sql
-    from pglast.enums import A_Expr_Kind
+def _parse_check(definition: str):
+    """The expression of a CHECK constraint, parsed; None if pglast cannot read it (then unused)."""
+    from pglast import parse_sql
 
     try:
-        statement = parse_sql(f"SELECT 1 WHERE {definition.removeprefix('CHECK ').removesuffix(' NOT VALID')}")[0]
+        return parse_sql(f"SELECT 1 WHERE {definition.removeprefix('CHECK ').removesuffix(' NOT VALID')}")[0].stmt.whereClause
     except Exception:  # noqa: BLE001 - an expression pglast cannot read is simply not used
-        return
-    for node in _walk(statement.stmt.whereClause):
+        return None
+
+
+def _in_lists(tree):
+    from pglast import ast
+    from pglast.enums import A_Expr_Kind
+
+    for node in _walk(tree):
         if isinstance(node, ast.A_Expr) and node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) \
                 and _op(node) == "=":
             column = _column_name(node.lexpr)
@@ -352,18 +369,14 @@ def _in_lists(definition: str):
                 yield column, values
 
 
-def _bounds(shape: Shape) -> dict[str, tuple]:
-    from pglast import ast, parse_sql
+def _bounds(shape: Shape, parsed: list) -> dict[str, tuple]:
+    from pglast import ast
     from pglast.enums import A_Expr_Kind
 
     numeric = {c.name for c in shape.columns if c.category == "N"}
     bounds: dict[str, list] = {}
-    for definition in shape.checks.values():
-        try:
-            statement = parse_sql(f"SELECT 1 WHERE {definition.removeprefix('CHECK ').removesuffix(' NOT VALID')}")[0]
-        except Exception:  # noqa: BLE001
-            continue
-        for node in _walk(statement.stmt.whereClause):
+    for tree in parsed:
+        for node in _walk(tree):
             if not isinstance(node, ast.A_Expr):
                 continue
             if node.kind in (A_Expr_Kind.AEXPR_BETWEEN,):

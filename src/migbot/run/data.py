@@ -2,11 +2,12 @@
 
 1. Base data (while the head tree imports its app): a clone of the base state gets
    the base commit's own seeds, run by the base worker (its database is swapped
-   for the clone by name), then synthetic rows for every table still empty. Every
-   row's key and hash is remembered in the clone (see snapshot.fingerprint).
+   for the clone by name), then, on a background thread, synthetic rows for every
+   table still empty, and a fingerprint of every table. That database stays as it
+   is from then on: it is the template of step 3 and what step 3 compares against.
 2. Seeds at head, on the head database once it is at heads: every seed set runs,
-   every table is fingerprinted, every set runs again, and whatever the second run
-   changed is reported.
+   every table is fingerprinted, a clone keeps that state, every set runs again,
+   and whatever the second run changed is reported.
 3. Migrations over data: a clone of the base data goes up to heads with the
    head's code and back down to the base heads. A step that fails on rows fails;
    rows that are not as they were after the round trip are data loss.
@@ -27,7 +28,7 @@ from migbot.discover.seeds import SeedSetPlan
 from migbot.errors import InfraError, first_line
 from migbot.provision.synthetic import FillResult, fill_empty_tables
 from migbot.run.client import StepOutcome, Worker
-from migbot.snapshot.fingerprint import TableChange, changes, fingerprints, forget, remember, user_tables
+from migbot.snapshot.fingerprint import Fingerprint, Table, TableChange, diff, fingerprints, row_hashes, user_tables
 
 if TYPE_CHECKING:
     from migbot.run.stairway import ProjectRun
@@ -52,6 +53,7 @@ class DataEvidence:
     base_runs: list[SeedRun] = field(default_factory=list)
     synthetic: FillResult | None = None
     base_rows: dict[str, int] = field(default_factory=dict)  # table -> rows in the base data
+    base_fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
     up: StepOutcome | None = None
     down: StepOutcome | None = None
     down_target: str = ""
@@ -61,8 +63,6 @@ class DataEvidence:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-DATA_TAG = "base_data"
-SEED_TAG = "first_seed_run"
 
 
 def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
@@ -86,18 +86,29 @@ def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
         finally:
             databases.swap(run.base_db, run.data_db)
     data.seconds["base seeds"] = round(time.monotonic() - started, 3)
-    run.base_data_ready = _Background(_fill_and_remember, run)
+    run.base_data_ready = _Background(_fill_and_fingerprint, run)
 
 
-def _fill_and_remember(run: "ProjectRun") -> None:
+def _fill_and_fingerprint(run: "ProjectRun") -> None:
     data, settings = run.ev.data, run.plan.settings.seeds
     started = time.monotonic()
     with _connect(run, run.data_db) as conn:
         data.synthetic = fill_empty_tables(conn, rows=settings.synthetic_rows, version_tables=(run.version_table[0],))
-        tables = user_tables(conn, (run.version_table[0],))
-        data.base_rows = {t: f.rows for t, f in fingerprints(conn, tables).items()}
-        remember(conn, tables, DATA_TAG, settings.ignore_columns)
+        data.base_fingerprints = fingerprints(conn, user_tables(conn, (run.version_table[0],)), settings.ignore_columns)
+        data.base_rows = {t: f.rows for t, f in data.base_fingerprints.items()}
     data.seconds["synthetic rows"] = round(time.monotonic() - started, 3)
+
+
+def _changed(run: "ProjectRun", tables: list[Table], before_db: str, before: dict[str, Fingerprint],
+             after: dict[str, Fingerprint]) -> list[TableChange]:
+    """How the tables whose fingerprints differ changed, row by row (keys and hashes only)."""
+    ignore = run.plan.settings.seeds.ignore_columns
+    found = []
+    with _connect(run, before_db) as old, _connect(run, run.head_db) as new:
+        for table in tables:
+            if before.get(table.qualified) != after.get(table.qualified):
+                found.append(diff(table, row_hashes(old, table, ignore), row_hashes(new, table, ignore)))
+    return found
 
 
 class _Background:
@@ -144,7 +155,7 @@ def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
         tables = user_tables(conn, (run.version_table[0],))
         before = fingerprints(conn, tables, ignore)
         data.rows = {t: f.rows for t, f in before.items()}
-        remember(conn, tables, SEED_TAG, ignore)
+    seeded = run.ctx.databases.create(run.role_seeded, template=run.head_db)  # the first run's result, kept
     for plan in data.head_sets:
         run.ctx.progress.step(f"{run.prefix}seeds: {plan.name} again")
         outcome = run._call(head, run.head_tree, "seed", modules=plan.modules, command=plan.command)
@@ -154,9 +165,8 @@ def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
     if all(r.outcome.ok for r in data.second_run):
         with _connect(run, run.head_db) as conn:
             after = fingerprints(conn, tables, ignore)
-            differ = {t for t in before if before[t] != after.get(t)}
-            data.second_run_changes = changes(conn, tables, SEED_TAG, ignore, only=differ) if differ else []
-            forget(conn)
+        data.second_run_changes = _changed(run, tables, seeded, before, after)
+    run.ctx.databases.drop(seeded)
     run.heads_snapshot = None  # the head database now holds seed rows
     data.seconds["seeds"] = round(time.monotonic() - started, 3)
 
@@ -184,8 +194,9 @@ def migrations_over_data(run: "ProjectRun", head: Worker) -> None:
                 if ev.head_snapshot is not None else set()
             with _connect(run, run.head_db) as conn:
                 tables = [t for t in user_tables(conn, (run.version_table[0],)) if t.qualified in kept]
-                data.compared_tables = len(tables)
-                data.lost = changes(conn, tables, DATA_TAG, run.plan.settings.seeds.ignore_columns)
+                after = fingerprints(conn, tables, run.plan.settings.seeds.ignore_columns)
+            data.compared_tables = len(tables)
+            data.lost = _changed(run, tables, run.data_db, data.base_fingerprints, after)
     data.seconds["migrations over data"] = round(time.monotonic() - started, 3)
 
 

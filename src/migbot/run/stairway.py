@@ -97,6 +97,7 @@ class ProjectRun:
         self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
         self.role_base = f"p{index}_base"
         self.role_data = f"p{index}_data"
+        self.role_seeded = f"p{index}_seeded"
         self.data_db = ""
         self.base_data_ready = None  # the background fill of the base data, see data.py
         self.role_head = f"p{index}_head"

@@ -18,7 +18,7 @@ Definition = dict[str, str | None]
 
 _USER_NAMESPACES = """
     SELECT oid FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema', '_migbot')
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
       AND nspname NOT LIKE 'pg\\_toast%%' AND nspname NOT LIKE 'pg\\_temp\\_%%'
 """
 _NOT_EXTENSION_MEMBER = """

@@ -1,10 +1,12 @@
 """Table contents compared in SQL: a fingerprint per table, and what changed.
 
 A fingerprint is the row count and an md5 over the rows' md5s, ordered by primary
-key (by row hash for a table without one). No row ever comes into Python. To say
-*how* a table changed, remember() first keeps each row's key and hash in migbot's
-private schema (`_migbot`, left out of schema snapshots); changes() later joins
-the table against them: rows added, removed and changed, with a few sample keys.
+key (by row hash for a table without one), computed by PostgreSQL. To say *how* a
+table whose fingerprint changed differs, row_hashes() reads each row's key and
+hash (never the row) from the two databases being compared, and diff() names the
+rows added, removed and changed, with a few sample keys. The "before" side is a
+database migbot keeps untouched: the base data's template, or a clone taken
+before the seeds' second run.
 
 Columns whose changes are expected (updated_at, ...) can be left out of the hash.
 """
@@ -17,7 +19,6 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
-PRIVATE_SCHEMA = "_migbot"
 SAMPLES = 5
 
 
@@ -73,14 +74,14 @@ def user_tables(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("al
                               WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord)::text[], '{}')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema', %(private)s)
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND n.nspname NOT LIKE 'pg\\_%%'
           AND NOT (c.relname = ANY(%(version_tables)s))
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                           AND d.deptype = 'e')
         ORDER BY 1, 2
         """,
-        {"private": PRIVATE_SCHEMA, "version_tables": list(version_tables)},
+        {"version_tables": list(version_tables)},
     ).fetchall()
     return [Table(schema, name, tuple(columns), tuple(pk)) for schema, name, columns, pk in rows]
 
@@ -118,56 +119,36 @@ def fingerprints(conn: psycopg.Connection, tables: list[Table], ignore: list[str
     return result
 
 
-def _store(tag: str, index: int) -> sql.Composable:
-    return sql.Identifier(PRIVATE_SCHEMA, f"{tag}_{index}")
-
-
-def remember(conn: psycopg.Connection, tables: list[Table], tag: str, ignore: list[str] = ()) -> None:
-    """Keep every row's key and hash, to say later how a table changed."""
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(PRIVATE_SCHEMA)))
-    for index, table in enumerate(tables):
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_store(tag, index)))
-        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {store} AS SELECT {key} AS k, {hash} AS h FROM {table}").format(
-            store=_store(tag, index), key=_key(table), hash=_row_hash(table, list(ignore)), table=table.ident()))
-
-
-def changes(conn: psycopg.Connection, tables: list[Table], tag: str, ignore: list[str] = (),
-            only: set[str] | None = None) -> list[TableChange]:
-    """How each table (of those remembered under `tag`) differs from then."""
-    found = []
-    for index, table in enumerate(tables):
-        if only is not None and table.qualified not in only:
-            continue
-        now = sql.SQL("SELECT {key} AS k, {hash} AS h FROM {table}").format(
-            key=_key(table), hash=_row_hash(table, list(ignore)), table=table.ident())
-        if table.primary_key:
-            query = sql.SQL("""
-                WITH now AS ({now}), was AS (SELECT k, h FROM {store})
-                SELECT count(*) FILTER (WHERE was.k IS NULL),
-                       count(*) FILTER (WHERE now.k IS NULL),
-                       count(*) FILTER (WHERE now.h <> was.h),
-                       (array_agg(now.k ORDER BY now.k) FILTER (WHERE was.k IS NULL))[1:{n}],
-                       (array_agg(was.k ORDER BY was.k) FILTER (WHERE now.k IS NULL))[1:{n}],
-                       (array_agg(now.k ORDER BY now.k) FILTER (WHERE now.h <> was.h))[1:{n}]
-                FROM now FULL JOIN was ON now.k = was.k
-            """)
-        else:
-            # Without a key, rows compare as a multiset of hashes: added or removed, never "changed".
-            query = sql.SQL("""
-                WITH now AS (SELECT h, count(*) AS c FROM ({now}) AS n GROUP BY h),
-                     was AS (SELECT h, count(*) AS c FROM {store} GROUP BY h)
-                SELECT coalesce(sum(greatest(coalesce(now.c, 0) - coalesce(was.c, 0), 0)), 0)::bigint,
-                       coalesce(sum(greatest(coalesce(was.c, 0) - coalesce(now.c, 0), 0)), 0)::bigint,
-                       0, '{{}}'::text[], '{{}}'::text[], '{{}}'::text[]
-                FROM now FULL JOIN was ON now.h = was.h
-            """)
-        row = conn.execute(query.format(now=now, store=_store(tag, index), n=sql.Literal(SAMPLES))).fetchone()
-        added, removed, changed = (int(v or 0) for v in row[:3])
-        if added or removed or changed:
-            found.append(TableChange(table=table.qualified, added=added, removed=removed, changed=changed,
-                                     sample_added=_keys(row[3]), sample_removed=_keys(row[4]),
-                                     sample_changed=_keys(row[5])))
+def row_hashes(conn: psycopg.Connection, table: Table, ignore: list[str] = ()) -> dict[str, list[str]]:
+    """Each row's key and hash (rows themselves never leave PostgreSQL), for a table whose
+    fingerprint changed. Without a primary key the hash stands in for the key."""
+    query = sql.SQL("SELECT {key}, {hash} FROM {table}").format(
+        key=_key(table), hash=_row_hash(table, list(ignore)), table=table.ident())
+    found: dict[str, list[str]] = {}
+    with conn.cursor(name="migbot_row_hashes") if not conn.autocommit else conn.cursor() as cursor:
+        cursor.execute(query)
+        for key, digest in cursor:
+            found.setdefault(key if key is not None else digest, []).append(digest)
     return found
+
+
+def diff(table: Table, before: dict[str, list[str]], after: dict[str, list[str]]) -> TableChange:
+    """Rows added, removed and changed between two row_hashes() of the same table."""
+    added = sorted(k for k in after if k not in before)
+    removed = sorted(k for k in before if k not in after)
+    if table.primary_key:
+        changed = sorted(k for k in after if k in before and after[k] != before[k])
+        extra_added = extra_removed = 0
+    else:  # keyed by hash: a multiset, where a changed row is one removed and one added
+        changed = []
+        extra_added = sum(max(len(after[k]) - len(before[k]), 0) for k in after if k in before)
+        extra_removed = sum(max(len(before[k]) - len(after[k]), 0) for k in before if k in after)
+        added_count = sum(len(after[k]) for k in added) + extra_added
+        removed_count = sum(len(before[k]) for k in removed) + extra_removed
+        return TableChange(table=table.qualified, added=added_count, removed=removed_count)
+    return TableChange(table=table.qualified, added=len(added), removed=len(removed), changed=len(changed),
+                       sample_added=_keys(added[:SAMPLES]), sample_removed=_keys(removed[:SAMPLES]),
+                       sample_changed=_keys(changed[:SAMPLES]))
 
 
 def _keys(values: list[str] | None) -> list[str]:
@@ -177,7 +158,3 @@ def _keys(values: list[str] | None) -> list[str]:
         inner = value[1:-1].rstrip(",") if value.startswith("(") and value.endswith(",)") else value
         out.append(inner if "," not in inner else f"({inner})")
     return out
-
-
-def forget(conn: psycopg.Connection) -> None:
-    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(PRIVATE_SCHEMA)))
