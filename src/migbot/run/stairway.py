@@ -10,7 +10,9 @@ go round trip, and compare models with the database.
 3. Round trip: all new revisions down to the base heads in one command and up
    again in one command, from the stairway's end (or, if the stairway left the
    database in doubt, from a fresh clone of the base after one upgrade to heads).
-4. Drift: Alembic's compare_metadata at base (base code) and at head (head code).
+4. Drift: Alembic's compare_metadata at base (base code, computed by the base worker
+   while the head works: the stairway clones a template copy of the base, not the
+   base itself) and at head (head code).
 
 Nothing here judges: it gathers Evidence, and checks.live turns it into verdicts.
 Each step that fails is recorded, and what depends on it is skipped with a reason.
@@ -97,6 +99,7 @@ class ProjectRun:
         self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
         self.role_base = f"p{index}_base"
         self.role_data = f"p{index}_data"
+        self.role_template = f"p{index}_template"
         self.role_seeded = f"p{index}_seeded"
         self.data_db = ""
         self.base_data_ready = None  # the background fill of the base data, see data.py
@@ -105,6 +108,10 @@ class ProjectRun:
         self.base_db = ""
         self.head_db = ""
         self._base_worker: Worker | None = None
+        self._base_tree: Path | None = None
+        self._base_drift_early: StepOutcome | None = None
+        self._base_drift_started = 0.0
+        self.template_db = ""  # a copy of the base state that the stairway clones
         self.head_tree: Path | None = None
         # Set while the head database is known to be at heads, in a state to trust.
         self.heads_snapshot: Snapshot | None = None
@@ -166,6 +173,8 @@ class ProjectRun:
         try:
             return self._run()
         finally:
+            if self._base_worker is not None:
+                self._base_worker.stop()
             if self.base_data_ready is not None:  # never leave the thread writing during cleanup
                 try:
                     self.base_data_ready.wait()
@@ -221,45 +230,46 @@ class ProjectRun:
         return self.ev
 
     def _build_base(self, tree: Path) -> None:
+        """The base state with the base commit's code. The base worker stays up (run() stops
+        it) in case the head's model drift needs the base's for comparison."""
         ctx, plan, progress = self.ctx, self.plan, self.ctx.progress
         base = ctx.worker(role="base", project=plan.merge_base.project, settings=plan.settings, tree=tree,
                           dbname=self.base_db)
         self._base_worker = base
-        try:
-            started = time.monotonic()
-            progress.step(f"{self.prefix}loading env.py and models at base")
-            self.ev.base_load = self._call(base, tree, "load")
-            self._timed("base: load env.py and models", started)
-            if not self.ev.base_load.ok:
+        started = time.monotonic()
+        progress.step(f"{self.prefix}loading env.py and models at base")
+        self.ev.base_load = self._call(base, tree, "load")
+        self._timed("base: load env.py and models", started)
+        if not self.ev.base_load.ok:
+            return
+        self._note_version_table(self.ev.base_load.result)
+        started = time.monotonic()
+        if plan.settings.bootstrap:
+            progress.step(f"{self.prefix}base: running the bootstrap command")
+            self.ev.base_bootstrap = self._call(base, tree, "shell", command=plan.settings.bootstrap)
+            if not self.ev.base_bootstrap.ok:
                 return
-            self._note_version_table(self.ev.base_load.result)
-            started = time.monotonic()
-            if plan.settings.bootstrap:
-                progress.step(f"{self.prefix}base: running the bootstrap command")
-                self.ev.base_bootstrap = self._call(base, tree, "shell", command=plan.settings.bootstrap)
-                if not self.ev.base_bootstrap.ok:
-                    return
-            progress.step(f"{self.prefix}base: alembic upgrade heads")
-            self.ev.base_upgrade = self._call(base, tree, "upgrade", target="heads")
-            self._timed("base: build the base state", started)
-            if not self.ev.base_upgrade.ok:
-                return
-            self.ev.base_heads = self.db_heads(self.base_db)
-            self.ev.base_snapshot = self.snapshot(self.base_db)
-            started = time.monotonic()
-            self.ev.base_drift = self._call(base, tree, "drift")
-            self._timed("base: compare models with the database", started)
-            started = time.monotonic()
-            build_base_data(self, base, tree)
-            self._timed("base: the base's seeds on a copy", started)
-        finally:
-            base.stop()
+        progress.step(f"{self.prefix}base: alembic upgrade heads")
+        self.ev.base_upgrade = self._call(base, tree, "upgrade", target="heads")
+        self._timed("base: build the base state", started)
+        if not self.ev.base_upgrade.ok:
+            return
+        self.ev.base_heads = self.db_heads(self.base_db)
+        self.ev.base_snapshot = self.snapshot(self.base_db)
+        self.template_db = ctx.databases.create(self.role_template, template=self.base_db)
+        started = time.monotonic()
+        build_base_data(self, base, tree)
+        self._timed("base: the base's seeds on a copy", started)
+        self._base_tree = tree
+        # Collected in _head_state; meanwhile the base worker is otherwise idle.
+        self._base_drift_started = time.monotonic()
+        self._base_drift_early = base.submit("drift")
 
     def _note_version_table(self, info: dict) -> None:
         self.version_table = (info.get("version_table") or "alembic_version", info.get("version_table_schema"))
 
     def _reset_head(self) -> None:
-        self.ctx.databases.create(self.role_head, template=self.base_db)
+        self.ctx.databases.create(self.role_head, template=self.template_db or self.base_db)
 
     def _stairway(self, head: Worker) -> None:
         ev, plan, progress = self.ev, self.plan, self.ctx.progress
@@ -397,6 +407,11 @@ class ProjectRun:
         self.ctx.progress.step(f"{self.prefix}comparing models with the database at head")
         ev.head_drift = self._call(head, self.head_tree, "drift")
         self._timed("head: compare models with the database", started)
+        if self._base_tree is not None:
+            outcome = self._base_drift_early or self._base_worker.collect()
+            ev.base_drift = self._localize(outcome, self._base_tree)
+            self._timed("base: compare models with the database (alongside the head's work)",
+                        self._base_drift_started)
 
 
 def _setup_problem(outcome: StepOutcome, worker: Worker) -> StepOutcome:
