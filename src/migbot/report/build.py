@@ -292,8 +292,12 @@ def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
         if seeds.idempotent is True:
             lines.append("Second run: nothing changed (idempotent)")
         elif seeds.idempotent is False:
-            check = checks.get("seeds-idempotent")
-            lines.append(f"Second run: {check.summary if check else 'not idempotent'}")
+            if seeds.second_run_changes:
+                shown = "; ".join(c.text for c in seeds.second_run_changes[:3])
+                more = f" (and {len(seeds.second_run_changes) - 3} more tables)" if len(seeds.second_run_changes) > 3 else ""
+                lines.append(f"Second run, not idempotent: {shown}{more}")
+            else:
+                lines.append("Second run, not idempotent: a seed set failed when run again (see seeds-idempotent)")
     data_check = checks.get("migrations-with-data")
     if seeds.base_rows and any(seeds.base_rows.values()):
         tables = sum(1 for n in seeds.base_rows.values() if n)
