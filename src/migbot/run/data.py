@@ -18,7 +18,6 @@ Like stairway.py, this only gathers evidence; checks.data judges it.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -60,7 +59,6 @@ class DataEvidence:
     lost: list[TableChange] | None = None
     compared_tables: int = 0
     data_skipped: str | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 
@@ -71,7 +69,6 @@ def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
     of its own), which overlaps the head's work until migrations_over_data needs it."""
     data = run.ev.data
     settings = run.plan.settings.seeds
-    started = time.monotonic()
     run.data_db = run.ctx.databases.create(run.role_data, template=run.base_db)
     if settings.base_seeds and run.plan.base_seeds:
         run.ctx.progress.step(f"{run.prefix}base: running the base seeds on a copy")
@@ -85,18 +82,15 @@ def build_base_data(run: "ProjectRun", base: Worker, tree) -> None:
                     break  # later sets may depend on it; synthetic rows fill in
         finally:
             databases.swap(run.base_db, run.data_db)
-    data.seconds["base seeds"] = round(time.monotonic() - started, 3)
     run.base_data_ready = _Background(_fill_and_fingerprint, run)
 
 
 def _fill_and_fingerprint(run: "ProjectRun") -> None:
     data, settings = run.ev.data, run.plan.settings.seeds
-    started = time.monotonic()
     with _connect(run, run.data_db) as conn:
         data.synthetic = fill_empty_tables(conn, rows=settings.synthetic_rows, version_tables=(run.version_table[0],))
         data.base_fingerprints = fingerprints(conn, user_tables(conn, (run.version_table[0],)), settings.ignore_columns)
         data.base_rows = {t: f.rows for t, f in data.base_fingerprints.items()}
-    data.seconds["synthetic rows"] = round(time.monotonic() - started, 3)
 
 
 def _changed(run: "ProjectRun", tables: list[Table], before_db: str, before: dict[str, Fingerprint],
@@ -143,13 +137,11 @@ def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
         data.seeds_skipped = "the branch's migrations do not reach head"
         return
     ignore = run.plan.settings.seeds.ignore_columns
-    started = time.monotonic()
     for plan in data.head_sets:
         run.ctx.progress.step(f"{run.prefix}seeds: {plan.name}")
         outcome = run._call(head, run.head_tree, "seed", modules=plan.modules, command=plan.command)
         data.first_run.append(SeedRun(plan, outcome))
         if not outcome.ok:
-            data.seconds["seeds"] = round(time.monotonic() - started, 3)
             return
     with _connect(run, run.head_db) as conn:
         tables = user_tables(conn, (run.version_table[0],))
@@ -168,7 +160,6 @@ def seeds_at_head(run: "ProjectRun", head: Worker) -> None:
         data.second_run_changes = _changed(run, tables, seeded, before, after)
     run.ctx.databases.drop(seeded)
     run.heads_snapshot = None  # the head database now holds seed rows
-    data.seconds["seeds"] = round(time.monotonic() - started, 3)
 
 
 def migrations_over_data(run: "ProjectRun", head: Worker) -> None:
@@ -181,11 +172,10 @@ def migrations_over_data(run: "ProjectRun", head: Worker) -> None:
     if reason:
         data.data_skipped = reason
         return
-    started = time.monotonic()
     run.ctx.databases.create(run.role_head, template=run.data_db)
     run.ctx.progress.step(f"{run.prefix}over data: upgrade heads")
     data.up = run._call(head, run.head_tree, "upgrade", target="heads")
-    if data.up.ok and not data.data_skipped:
+    if data.up.ok:
         data.down_target = ev.base_heads[0] if ev.base_heads else "base"
         run.ctx.progress.step(f"{run.prefix}over data: downgrade {data.down_target}")
         data.down = run._call(head, run.head_tree, "downgrade", target=data.down_target)
@@ -197,7 +187,6 @@ def migrations_over_data(run: "ProjectRun", head: Worker) -> None:
                 after = fingerprints(conn, tables, run.plan.settings.seeds.ignore_columns)
             data.compared_tables = len(tables)
             data.lost = _changed(run, tables, run.data_db, data.base_fingerprints, after)
-    data.seconds["migrations over data"] = round(time.monotonic() - started, 3)
 
 
 def _data_skip_reason(run: "ProjectRun") -> str | None:
