@@ -1,4 +1,4 @@
-"""The command line: `migbot verify`, `migbot render`, `migbot checks`.
+"""The command line: `migbot verify`, `migbot render`, `migbot checks`, `migbot action`.
 
 Exit codes: 0 every check passed; 1 a check failed; 2 usage or config error;
 3 migbot itself could not run; 130 interrupted.
@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="output format (default: from --output's suffix, else terminal)")
     render.add_argument("--output", type=Path, metavar="FILE")
 
+    sub.add_parser("action", help="run as the GitHub Action (reads the GITHUB_* environment and INPUT_* inputs)",
+                   description="The entrypoint of migbot's GitHub Action: verify the pull request of the event, "
+                   "answer /migbot commands, and publish the comment, status, annotations and step summary.")
+
     checks = sub.add_parser("checks", help="list every check: its id, default level and what it checks")
     checks.add_argument("--markdown", action="store_true", help="the full catalogue (docs/checks.md): what each "
                         "check catches, why it matters, how to fix it")
@@ -90,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "render":
             return _render(args)
+        if args.command == "action":
+            from migbot.github.action import run_action
+
+            return run_action()
         if args.markdown:
             print(render_catalog(), end="")
         else:

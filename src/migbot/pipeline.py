@@ -13,7 +13,6 @@ import os
 import signal
 import tempfile
 import time
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -43,6 +42,9 @@ class VerifyOptions:
     database_url: str | None = None
     timeout: float | None = None
     config_path: Path | None = None
+    # How the report names the two sides when base and head are bare SHAs (the Action's case).
+    base_label: str | None = None
+    head_label: str | None = None
 
 
 def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
@@ -55,8 +57,8 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     base_ref = options.base or repo.default_branch()
     head = repo.resolve(options.head, what="head")
     base = repo.resolve(base_ref, what="base")
-    refs = Refs(base_ref=base_ref, base=base, merge_base=repo.merge_base(base, head),
-                head_ref=repo.describe_ref(options.head), head=head)
+    refs = Refs(base_ref=options.base_label or base_ref, base=base, merge_base=repo.merge_base(base, head),
+                head_ref=options.head_label or repo.describe_ref(options.head), head=head)
     head_blobs = repo.tree_blobs(head)
     config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_blobs]), options.config_path)
     timeout = options.timeout or config.timeout_seconds
@@ -109,9 +111,6 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
                 remove_temp_dir(workdir)
 
     # report
-    statuses = Counter(check.status for project in projects for check in project.checks)
-    counts = Counts(passed=statuses["pass"], failed=statuses["fail"], warnings=statuses["warn"],
-                    skipped=statuses["skip"])
     return Report(
         migbot_version=__version__,
         result="fail" if any(p.result == "fail" for p in projects) else "pass",
@@ -121,7 +120,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
         started_at=started_at,
         seconds=round(time.monotonic() - started, 2),
         projects=projects,
-        counts=counts,
+        counts=Counts.of(projects),
         notes=notes,
     )
 

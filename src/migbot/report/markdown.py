@@ -61,7 +61,7 @@ def _block(value: object) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
@@ -69,7 +69,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("migbot.report", "templates"), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters.update(text=_text, cell=_cell, code=_code, cellcode=_cell_code, inline=_inline, block=_block,
-                       plural=_plural)
+                       plural=plural)
     env.globals.update(icons=ICONS, catalog=BY_ID)
     env.tests["multiline"] = lambda text: "\n" in str(text)
     return env

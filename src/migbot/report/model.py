@@ -6,6 +6,7 @@ schema/report.schema.json, which a test regenerates and compares.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Literal
 
@@ -168,6 +169,12 @@ class Counts(BaseModel):
     warnings: int = 0
     skipped: int = 0
 
+    @classmethod
+    def of(cls, projects: list[ProjectReport]) -> Counts:
+        statuses = Counter(check.status for project in projects for check in project.checks)
+        return cls(passed=statuses["pass"], failed=statuses["fail"], warnings=statuses["warn"],
+                   skipped=statuses["skip"])
+
 
 class Refs(BaseModel):
     base_ref: str
@@ -192,3 +199,8 @@ class Report(BaseModel):
     @property
     def passed(self) -> bool:
         return self.result == "pass"
+
+    def for_project(self, project: ProjectReport) -> Report:
+        """This report narrowed to one project: one PR comment per Alembic project."""
+        return self.model_copy(update={"projects": [project], "result": project.result,
+                                       "counts": Counts.of([project])})

@@ -1,0 +1,241 @@
+"""`migbot action`: decide what the event asks, run the engine, publish its report.
+
+The Action adds no checks of its own. Writes to GitHub happen only for a pull request
+event migbot verifies, or a /migbot command on a pull request; anything else ends here
+with a log line and no API call at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from migbot.errors import EXIT_CHECKS_FAILED, EXIT_OK, MigbotError
+from migbot.github.api import GitHubAPI, GitHubError, ReadOnlyToken
+from migbot.github.checkout import fetch_pull, require_commits, trust_workspace
+from migbot.github.commands import explain_reply, help_text, unknown_reply
+from migbot.github.env import ActionEnv
+from migbot.github.events import CommentCommand, Ignore, PullRequest, VerifyCommits, VerifyPull, read_trigger
+from migbot.github.install import install_project
+from migbot.github.publish import STATUS_CONTEXT, annotations, failing, outputs, status_line, worth_a_comment
+from migbot.github.sticky import COMMENT_LIMIT, find_comment, project_marker, upsert_comment
+from migbot.github.workflow import STEP_SUMMARY_LIMIT, Workflow, annotation, stop_commands
+from migbot.pipeline import VerifyOptions, verify
+from migbot.provision.conninfo import ServerInfo
+from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir
+from migbot.report.fit import fit_markdown
+from migbot.report.model import Report
+from migbot.report.terminal import TerminalProgress, console_for, render_terminal
+from migbot.run.context import Redactor
+
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
+REPORT_PATH = ".migbot/report.json"  # relative to the workspace, so later steps can upload it
+
+
+def run_action(environ=os.environ) -> int:
+    trust_workspace(environ)
+    try:
+        env = ActionEnv.from_environ(environ)
+    except MigbotError as exc:
+        print(annotation("error", f"migbot: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")))
+        raise
+    workflow = Workflow(env.output_path, env.summary_path)
+    trigger = read_trigger(env.event_name, env.event, env.repository)
+    if isinstance(trigger, Ignore):
+        print(f"migbot: nothing to do: {trigger.reason}.")
+        workflow.set_outputs({"result": "skipped"})
+        return EXIT_OK
+    bot = Bot(env, workflow)
+    if isinstance(trigger, CommentCommand):
+        return bot.answer(trigger)
+    if isinstance(trigger, VerifyPull):
+        return bot.verify_pull(trigger.pull)
+    return bot.verify_commits(trigger)
+
+
+class Bot:
+    def __init__(self, env: ActionEnv, workflow: Workflow):
+        self.env = env
+        self.workflow = workflow
+        self.api = GitHubAPI(env.api_url, env.token, env.repository)
+        secrets = [env.token] + (ServerInfo.from_url(env.database_url).secrets() if env.database_url else [])
+        self.redact = Redactor(secrets)
+        self.read_only: str | None = None  # why writes stopped, once a write was refused
+        self._login: str | None = None
+
+    # --- comment commands -------------------------------------------------------
+    def answer(self, event: CommentCommand) -> int:
+        command = event.command
+        if not self.api.can_write(event.author):
+            print(f"migbot: @{event.author} has no write access; `{command.text}` is refused.")
+            self._reply(event.number, f"@{event.author} Sorry, only people with write access to this repository "
+                        "can run migbot commands, because `/migbot verify` runs this pull request's code. "
+                        "A maintainer can run it for you.")
+            self.workflow.set_outputs({"result": "refused"})
+            return EXIT_OK
+        try:
+            self._write(lambda: self.api.react(event.number, event.comment_id, "eyes"))
+        except GitHubError as exc:  # an acknowledgement: not worth failing the command for
+            self.workflow.warning(self.redact(f"Could not react to the comment: {exc.message}"))
+        if command.name == "verify":
+            pull = self.api.pull(event.number)
+            try:
+                fetch_pull(self.env.workspace, pull.number, pull.base_ref, pull.head_sha)
+            except MigbotError as exc:
+                return self._could_not_run(exc, pull.head_sha, reply_to=event.number)
+            fork = f" from the fork's commit `{pull.head_sha[:12]}`" if pull.fork else ""
+            return self.verify_pull(pull, note=f"Verified at @{event.author}'s request (`{command.text}`){fork}.",
+                                    reply_to=event.number)
+        replies = {"help": lambda: help_text(), "explain": lambda: explain_reply(command)}
+        self._reply(event.number, replies.get(command.name, lambda: unknown_reply(command))())
+        self.workflow.set_outputs({"result": "answered"})
+        return EXIT_OK
+
+    # --- verification -----------------------------------------------------------
+    def verify_pull(self, pull: PullRequest, *, note: str | None = None, reply_to: int | None = None) -> int:
+        self._status(pull.head_sha, "pending", "Verifying the migrations…")
+        if self.read_only and pull.fork:
+            self.read_only = ("This pull request comes from a fork, so the workflow's token is read-only: migbot "
+                              "verified it but cannot comment or set the `migbot` status. A maintainer can comment "
+                              "`/migbot verify` on the pull request to publish the summary.")
+        try:
+            require_commits(self.env.workspace, {"base": pull.base_sha, "head": pull.head_sha})
+            report = self._verify(pull.base_sha, pull.head_sha, pull.base_ref, pull.head_ref)
+        except MigbotError as exc:
+            return self._could_not_run(exc, pull.head_sha, reply_to=reply_to)
+        if note:
+            report.notes.insert(0, note)
+        return self._publish(report, pull.head_sha, pull.number)
+
+    def verify_commits(self, group: VerifyCommits) -> int:
+        self._status(group.head_sha, "pending", "Verifying the migrations…")
+        try:
+            require_commits(self.env.workspace, {"base": group.base_sha, "head": group.head_sha})
+            report = self._verify(group.base_sha, group.head_sha, group.base_sha[:12], group.head_ref)
+        except MigbotError as exc:
+            return self._could_not_run(exc, group.head_sha)
+        return self._publish(report, group.head_sha, None)
+
+    def _verify(self, base: str, head: str, base_label: str, head_label: str) -> Report:
+        venv = claim_temp_dir("migbot-venv-") if self.env.install else None
+        # A line of the project's output that looks like a workflow command must not be obeyed.
+        resume = self._stop_commands()
+        try:
+            if venv is not None:
+                os.environ["VIRTUAL_ENV"] = str(install_project(self.env.install, self.env.workspace, venv,
+                                                                self.workflow))
+            progress = TerminalProgress(stream=sys.stdout)
+            try:
+                return verify(VerifyOptions(repo=self.env.workspace, base=base, head=head,
+                                            database_url=self.env.database_url, config_path=self.env.config,
+                                            base_label=base_label, head_label=head_label), progress=progress)
+            finally:
+                progress.close()
+        finally:
+            self.workflow.command(resume)
+            if venv is not None:
+                remove_temp_dir(venv)
+
+    # --- publishing -------------------------------------------------------------
+    def _publish(self, report: Report, head_sha: str, number: int | None) -> int:
+        fails = failing(report, self.env.fail_on)
+        result = "fail" if fails else "pass"
+        report_path = self.env.workspace / REPORT_PATH
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+        resume = self._stop_commands()
+        render_terminal(report, console_for(sys.stdout))
+        self.workflow.command(resume)
+        for item in annotations(report):
+            self.workflow.command(self._annotation(item))
+
+        if number is not None:
+            self._comments(report, number, head_sha)
+        state, description = status_line(report, self.env.fail_on)
+        self._status(head_sha, state, description)
+        summary = self._markdown(report, head_sha, STEP_SUMMARY_LIMIT, "the full JSON report is in the job's "
+                                 f"`{REPORT_PATH}`")
+        self.workflow.add_summary((f"> [!NOTE]\n> {self.read_only}\n\n" if self.read_only else "") + summary)
+        if self.read_only:
+            self.workflow.warning(self.read_only)
+        self.workflow.set_outputs(outputs(report, result, REPORT_PATH))
+        return EXIT_CHECKS_FAILED if fails else EXIT_OK
+
+    def _comments(self, report: Report, number: int, head_sha: str) -> None:
+        if self.env.comment == "never" or self.read_only:
+            return
+        for project in report.projects:
+            marker = project_marker(project.alembic_ini)
+            try:
+                existing = find_comment(self.api, number, marker, self.bot_login)
+                if existing is None and self.env.comment == "changes" and not worth_a_comment(project):
+                    print(f"migbot: no comment for {project.alembic_ini}: the pull request changes no revision "
+                          "files and every check passed.")
+                    continue
+                body = self._markdown(report.for_project(project), head_sha, COMMENT_LIMIT,
+                                      f"the full report is in [the run's summary]({self.env.run_url})", marker)
+                done = upsert_comment(self.api, number, marker, self.bot_login, body, existing)
+                print(f"migbot: Database Task Summary comment for {project.alembic_ini}: {done}.")
+            except ReadOnlyToken as exc:
+                self._refused(exc)
+                return
+            except MigbotError as exc:
+                self.workflow.warning(self.redact(f"Could not publish the summary comment: {exc.message}"))
+
+    def _markdown(self, report: Report, head_sha: str, limit: int, where_full: str, marker: str | None = None) -> str:
+        extra = {"marker": marker} if marker else {}
+        text = fit_markdown(report, limit, shortened_note=f"This summary is shortened to fit GitHub's size "
+                            f"limit; {where_full}.", file_url=self.env.file_url(head_sha), **extra)
+        return self.redact(text)
+
+    def _could_not_run(self, exc: MigbotError, head_sha: str, reply_to: int | None = None) -> int:
+        message = self.redact(exc.message)
+        hint = self.redact(exc.hint) if exc.hint else ""
+        print(f"migbot: could not run: {message}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
+        self.workflow.error(f"migbot could not run: {message}" + (f"\n{hint}" if hint else ""))
+        self.workflow.add_summary(f"## Database Task Summary\n\n**migbot could not run:** {message}\n\n{hint}\n")
+        self._status(head_sha, "error", f"Could not run: {message.splitlines()[0]}")
+        if reply_to is not None:
+            self._reply(reply_to, f"migbot could not run: {message}" + (f"\n\n{hint}" if hint else ""))
+        self.workflow.set_outputs({"result": "error"})
+        return exc.exit_code
+
+    # --- writes -----------------------------------------------------------------
+    @property
+    def bot_login(self) -> str:
+        """Whose comment is ours. Installation tokens (ghs_: github.token, App tokens) cannot read
+        GET /user; github.token comments as github-actions[bot], an App needs the bot-login input."""
+        if self._login is None:
+            installation = self.env.token.startswith("ghs_")
+            self._login = self.env.bot_login or (None if installation else self.api.login()) or DEFAULT_BOT_LOGIN
+        return self._login
+
+    def _status(self, sha: str, state: str, description: str) -> None:
+        self._write(lambda: self.api.set_status(sha, state, self.redact(description), self.env.run_url or None,
+                                                STATUS_CONTEXT))
+
+    def _reply(self, number: int, body: str) -> None:
+        self._write(lambda: self.api.create_comment(number, self.redact(body)))
+
+    def _write(self, call) -> None:
+        """A write that may be refused (read-only token): once one is, skip the rest."""
+        if self.read_only:
+            return
+        try:
+            call()
+        except ReadOnlyToken as exc:
+            self._refused(exc)
+
+    def _refused(self, exc: ReadOnlyToken) -> None:
+        self.read_only = (f"{self.redact(exc.message)} The summary is in this step summary and the job log "
+                          f"instead. {exc.hint}")
+
+    def _stop_commands(self) -> str:
+        opening, resume = stop_commands("")
+        self.workflow.command(opening.rstrip("\n"))
+        return resume
+
+    def _annotation(self, item: dict) -> str:
+        return annotation(item["level"], self.redact(item["message"]), file=item["file"], line=item["line"],
+                          title=item["title"])
