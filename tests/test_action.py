@@ -395,3 +395,17 @@ def test_report_is_written_under_the_workspace(scenario):
     run = scenario.pull_request("opened")
     assert run.outputs["report"] == ".migbot/report.json"
     assert Path(run.workspace, run.outputs["report"]).is_file()
+
+
+def test_install_puts_the_projects_dependencies_in_a_virtualenv_of_their_own(scenario, fake):
+    """The app imports a package migbot itself does not have: env.py loads only if migbot runs
+    the project's code in the virtualenv the install command filled."""
+    add_orders(scenario.repo)
+    scenario.repo.replace("app/core/config.py", "from pydantic_settings", "import humanize  # noqa: F401\nfrom pydantic_settings")
+    scenario.repo.commit("the app needs humanize")
+    head = scenario.open_pull()
+    install = "pip install -q alembic sqlalchemy 'psycopg[binary]' pydantic-settings humanize"
+    run = scenario.pull_request("opened", inputs={"install": install}, timeout=600)
+    assert run.exit_code == 0, run.log
+    assert fake.statuses(head)[-1].state == "success"
+    assert "::group::install: pip install" in run.stdout
