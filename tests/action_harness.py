@@ -37,6 +37,24 @@ class ActionRun:
         return json.loads((self.workspace / self.outputs["report"]).read_text())
 
 
+def webhook(name: str, full_name: str, *, number: int = PR, base: tuple[str, str] | None = None,
+            head: tuple[str, str] | None = None, head_repo: str | None = None, title: str | None = None) -> dict:
+    """A real payload from ../shared/github/webhooks, moved to `full_name` and, for pull request
+    events, to the given (sha, ref) of base and head."""
+    payload = json.loads((WEBHOOKS / name).read_text())
+    owner, repo = full_name.split("/")
+    payload["repository"].update(full_name=full_name, name=repo)
+    payload["repository"]["owner"]["login"] = owner
+    if "pull_request" in payload:
+        pr = payload["pull_request"]
+        pr.update(number=number, title=title or pr["title"])
+        pr["head"].update(sha=head[0], ref=head[1])
+        pr["head"]["repo"]["full_name"] = head_repo or full_name
+        pr["base"].update(sha=base[0], ref=base[1])
+        pr["base"]["repo"]["full_name"] = full_name
+    return payload
+
+
 def read_outputs(path: Path) -> dict[str, str]:
     """Parse GITHUB_OUTPUT's `name<<DELIMITER` blocks the way the runner does."""
     values, lines = {}, path.read_text().splitlines() if path.exists() else []
@@ -96,17 +114,9 @@ class Scenario:
 
     def event(self, name: str, **changes) -> dict:
         """A real payload, moved to this repository and pull request."""
-        payload = json.loads((WEBHOOKS / name).read_text())
-        owner, repo = self.fake.full_name.split("/")
-        payload["repository"].update(full_name=self.fake.full_name, name=repo)
-        payload["repository"]["owner"]["login"] = owner
-        if "pull_request" in payload:
-            pr = payload["pull_request"]
-            pr.update(number=PR, title=changes.pop("title", pr["title"]))
-            pr["head"].update(sha=self.head, ref=self.head_ref)
-            pr["head"]["repo"]["full_name"] = changes.pop("head_repo", self.fake.full_name)
-            pr["base"].update(sha=self.base, ref="main")
-            pr["base"]["repo"]["full_name"] = self.fake.full_name
+        payload = webhook(name, self.fake.full_name, number=PR, base=(self.base, "main"),
+                          head=(self.head, self.head_ref), head_repo=changes.pop("head_repo", None),
+                          title=changes.pop("title", None))
         if "issue" in payload:
             payload["issue"]["number"] = PR
         if "comment" in payload:

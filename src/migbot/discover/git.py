@@ -37,7 +37,14 @@ class GitRepo:
             raise UsageError(f"--repo {self.path}: no such directory.")
         try:
             top = self._git("rev-parse", "--show-toplevel", cwd=self.path)
-        except UsageError:
+        except UsageError as exc:
+            if "dubious ownership" in exc.message:
+                raise UsageError(
+                    f"git refuses to read {self.path}: it belongs to another user than the one running migbot "
+                    "(git's 'dubious ownership' check).",
+                    hint=f"Run migbot as the repository's owner, or trust it: git config --global --add "
+                    f"safe.directory {self.path.resolve()}",
+                ) from None
             raise UsageError(
                 f"{self.path} is not inside a git repository.",
                 hint="Run migbot from your project's checkout, or pass --repo PATH.",
@@ -191,7 +198,9 @@ class GitRepo:
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
         """(changed, untracked) paths in the working tree, which migbot does not verify."""
-        entries = self._git("status", "--porcelain", "-z", "--untracked-files=normal", strip=False).split("\0")
+        # --no-optional-locks: `git status` would otherwise refresh (rewrite) the user's index.
+        entries = self._git("--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=normal",
+                            strip=False).split("\0")
         changed, untracked = [], []
         i = 0
         while i < len(entries):
