@@ -247,7 +247,8 @@ def test_merge_group_sets_the_status_and_never_comments(scenario, fake):
     head = scenario.open_pull()
     fake.add_commit(head)
     payload = scenario.event("merge_group/checks_requested.payload.json")
-    payload["merge_group"].update(head_sha=head, base_sha=scenario.base, head_ref="refs/heads/gh-readonly-queue/main/pr-7")
+    payload["merge_group"].update(head_sha=head, base_sha=scenario.base,
+                                  head_ref="refs/heads/gh-readonly-queue/main/pr-7")
     run = scenario.run("merge_group", payload, scenario.checkout(f"refs/pull/{PR}/head"))
     assert run.exit_code == 0, run.log
     assert [s.state for s in fake.statuses(head)] == ["pending", "success"]
@@ -401,7 +402,8 @@ def test_install_puts_the_projects_dependencies_in_a_virtualenv_of_their_own(sce
     """The app imports a package migbot itself does not have: env.py loads only if migbot runs
     the project's code in the virtualenv the install command filled."""
     add_orders(scenario.repo)
-    scenario.repo.replace("app/core/config.py", "from pydantic_settings", "import humanize  # noqa: F401\nfrom pydantic_settings")
+    scenario.repo.replace("app/core/config.py", "from pydantic_settings",
+                          "import humanize  # noqa: F401\nfrom pydantic_settings")
     scenario.repo.commit("the app needs humanize")
     head = scenario.open_pull()
     install = "pip install -q alembic sqlalchemy 'psycopg[binary]' pydantic-settings humanize"

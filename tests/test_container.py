@@ -13,7 +13,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from action_harness import webhook
 from container import (
     DOCKERFILE,
