@@ -147,6 +147,10 @@ class Scenario:
         return ActionRun(result.exit_code, result.stdout, result.stderr, read_outputs(output),
                          summary.read_text(), workspace)
 
+    @staticmethod
+    def git_head(workspace: Path) -> str:
+        return git(workspace, "rev-parse", "HEAD")
+
     # --- the usual flows -------------------------------------------------------------------
     def pull_request(self, action: str = "opened", **kwargs) -> ActionRun:
         workspace = self.checkout(f"refs/pull/{PR}/head")

@@ -214,7 +214,7 @@ def test_primary_rate_limit_waits_for_the_reset(scenario, fake):
     add_orders(scenario.repo)
     scenario.open_pull()
     fake.rate_limit_next("GET", "/repos/*/collaborators/*/permission", reset_in=1)
-    run = scenario.comment("/migbot help")
+    run = scenario.comment("/migbot verify")
     assert run.exit_code == 0, run.log
     assert [r.status for r in fake.requests if r.path.endswith("/permission")] == [403, 200]
 
@@ -269,7 +269,9 @@ def test_verify_command_from_a_writer(scenario, fake):
     [comment] = ours(fake)
     assert "@maintainer" in comment.body and "`orders`" in comment.body
     assert run.report()["refs"]["head"] == head
-    assert (run.workspace / "app/models/order.py").exists()  # the PR head is checked out
+    # The PR head was checked out for the run, and the workspace put back for the job's later steps.
+    assert not (run.workspace / "app/models/order.py").exists()
+    assert scenario.git_head(run.workspace) == main_sha
 
 
 def test_commands_from_a_reader_are_refused_politely(scenario, fake):
@@ -283,6 +285,32 @@ def test_commands_from_a_reader_are_refused_politely(scenario, fake):
     assert fake.statuses(head) == []
     assert [(w.method, w.path.split("/")[-1]) for w in fake.writes()] == [("POST", "comments")]
     assert run.outputs["result"] == "refused"
+
+
+def test_a_fork_runs_only_at_the_commit_a_writer_named(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+
+    unpinned = scenario.comment("/migbot verify", author="maintainer")
+    assert unpinned.exit_code == 0 and unpinned.outputs["result"] == "refused"
+    assert f"then comment `/migbot verify {head[:12]}`" in fake.comments(PR)[-1].body
+    assert fake.statuses(head) == []
+
+    stale = scenario.comment("/migbot verify 0123456789ab", author="maintainer")
+    assert stale.outputs["result"] == "refused" and "not `0123456789ab`" in fake.comments(PR)[-1].body
+    assert fake.statuses(head) == []
+
+    pinned = scenario.comment(f"/migbot verify {head[:12]}", author="maintainer")
+    assert pinned.exit_code == 0, pinned.log
+    assert [s.state for s in fake.statuses(head)] == ["pending", "success"]
+    assert f"on the fork's commit `{head[:12]}`" in ours(fake)[0].body
+
+
+def test_help_and_explain_need_no_permission(scenario, fake):
+    scenario.open_pull()
+    run = scenario.comment("/migbot help", author="reader")
+    assert run.exit_code == 0 and run.outputs["result"] == "answered"
+    assert not any(r.path.endswith("/permission") for r in fake.requests)
 
 
 @pytest.mark.parametrize("body,expected", [
@@ -347,6 +375,19 @@ def test_secrets_never_reach_the_log_comment_or_summary(scenario, fake):
     published = run.log + run.summary + "".join(c.body for c in fake.comments(PR)) + str(run.report())
     assert password not in published and "ghs_s3cr3t_token_value" not in published
     assert "127.0.0.1:5432" in run.summary  # it did use that server
+
+
+def test_the_projects_code_cannot_read_the_token_from_migbots_environment(scenario, fake, tmp_path):
+    """os.environ.pop leaves a variable in /proc/<pid>/environ; migbot re-executes itself without it."""
+    fake.add_token("ghs_environ_canary_token", BOT)
+    add_orders(scenario.repo)
+    scenario.open_pull()
+    seen = tmp_path / "parent-environ"
+    run = scenario.pull_request("opened", token="ghs_environ_canary_token",
+                                inputs={"install": f"tr '\\0' '\\n' < /proc/$PPID/environ > {seen}; env >> {seen}"})
+    assert "GITHUB_REPOSITORY=" in seen.read_text()  # it did read migbot's environment
+    assert "ghs_environ_canary_token" not in seen.read_text()
+    assert "No module named 'alembic'" in run.log  # the install put nothing in the virtualenv
 
 
 def test_install_command_failure_is_an_error_not_a_check_failure(scenario, fake):

@@ -7,14 +7,16 @@ with a log line and no API call at all.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
+from contextlib import contextmanager
 
-from migbot.errors import EXIT_CHECKS_FAILED, EXIT_OK, MigbotError
-from migbot.github.api import GitHubAPI, GitHubError, ReadOnlyToken
-from migbot.github.checkout import fetch_pull, require_commits, trust_workspace
-from migbot.github.commands import explain_reply, help_text, unknown_reply
-from migbot.github.env import ActionEnv
+from migbot.errors import EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_OK, MigbotError
+from migbot.github.api import GitHubAPI, ReadOnlyToken
+from migbot.github.checkout import fetch_pull, require_commits, restored_checkout, trust_workspace
+from migbot.github.commands import explain_reply, help_text, pinned_commit_problem, unknown_reply
+from migbot.github.env import ActionEnv, restore_secrets, scrub_initial_environment
 from migbot.github.events import CommentCommand, Ignore, PullRequest, VerifyCommits, VerifyPull, read_trigger
 from migbot.github.install import install_project
 from migbot.github.publish import STATUS_CONTEXT, annotations, failing, outputs, status_line, worth_a_comment
@@ -24,6 +26,7 @@ from migbot.pipeline import VerifyOptions, verify
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir
 from migbot.report.fit import fit_markdown
+from migbot.report.markdown import fenced, inline_text
 from migbot.report.model import Report
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
 from migbot.run.context import Redactor
@@ -33,14 +36,16 @@ REPORT_PATH = ".migbot/report.json"  # relative to the workspace, so later steps
 
 
 def run_action(environ=os.environ) -> int:
+    scrub_initial_environment(environ)  # re-executes migbot once, without the secrets
+    restore_secrets(environ)
     trust_workspace(environ)
     try:
         env = ActionEnv.from_environ(environ)
-    except MigbotError as exc:
+        trigger = read_trigger(env.event_name, env.event, env.repository)
+    except MigbotError as exc:  # said once, as an annotation the run's page shows
         print(annotation("error", f"migbot: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")))
-        raise
+        return exc.exit_code
     workflow = Workflow(env.output_path, env.summary_path)
-    trigger = read_trigger(env.event_name, env.event, env.repository)
     if isinstance(trigger, Ignore):
         print(f"migbot: nothing to do: {trigger.reason}.")
         workflow.set_outputs({"result": "skipped"})
@@ -58,72 +63,101 @@ class Bot:
         self.env = env
         self.workflow = workflow
         self.api = GitHubAPI(env.api_url, env.token, env.repository)
-        secrets = [env.token] + (ServerInfo.from_url(env.database_url).secrets() if env.database_url else [])
+        # The token also as git's extraheader carries it (actions/checkout's persisted credentials).
+        encoded = [base64.b64encode(form.encode()).decode() for form in (env.token, f"x-access-token:{env.token}")]
+        secrets = [env.token, *encoded] + (ServerInfo.from_url(env.database_url).secrets() if env.database_url else [])
         self.redact = Redactor(secrets)
         self.read_only: str | None = None  # why writes stopped, once a write was refused
+        self._settled = False  # the final status of this run is set
         self._login: str | None = None
 
     # --- comment commands -------------------------------------------------------
     def answer(self, event: CommentCommand) -> int:
         command = event.command
-        if not self.api.can_write(event.author):
-            print(f"migbot: @{event.author} has no write access; `{command.text}` is refused.")
-            self._reply(event.number, f"@{event.author} Sorry, only people with write access to this repository "
-                        "can run migbot commands, because `/migbot verify` runs this pull request's code. "
-                        "A maintainer can run it for you.")
-            self.workflow.set_outputs({"result": "refused"})
+        if command.name != "verify":  # help and explain run nothing: anyone may ask
+            replies = {"help": lambda: help_text(), "explain": lambda: explain_reply(command)}
+            self._reply(event.number, replies.get(command.name, lambda: unknown_reply(command))())
+            self.workflow.set_outputs({"result": "answered"})
             return EXIT_OK
         try:
-            self._write(lambda: self.api.react(event.number, event.comment_id, "eyes"))
-        except GitHubError as exc:  # an acknowledgement: not worth failing the command for
-            self.workflow.warning(self.redact(f"Could not react to the comment: {exc.message}"))
-        if command.name == "verify":
+            allowed = self.api.can_write(event.author)
+            if not allowed:
+                print(f"migbot: @{event.author} has no write access; `{command.text}` is refused.")
+                self._reply(event.number, f"@{event.author} Sorry, only people with write access to this "
+                            "repository can run `/migbot verify`, because it runs this pull request's code. "
+                            "A maintainer can run it for you.")
+                self.workflow.set_outputs({"result": "refused"})
+                return EXIT_OK
+            self._write(lambda: self.api.react(event.number, event.comment_id, "eyes"), what="react")
             pull = self.api.pull(event.number)
+        except MigbotError as exc:
+            return self._could_not_run(exc, None, reply_to=event.number)
+        refusal = pinned_commit_problem(pull, command.args)
+        if refusal:
+            self._reply(event.number, f"@{event.author} {refusal}")
+            self.workflow.set_outputs({"result": "refused"})
+            return EXIT_OK
+        fork = f" on the fork's commit `{pull.head_sha[:12]}`" if pull.fork else ""
+        with restored_checkout(self.env.workspace):
             try:
-                fetch_pull(self.env.workspace, pull.number, pull.base_ref, pull.head_sha)
+                fetch_pull(self.env.workspace, pull.number, pull.base_ref, pull.head_sha, self.env.token)
             except MigbotError as exc:
                 return self._could_not_run(exc, pull.head_sha, reply_to=event.number)
-            fork = f" from the fork's commit `{pull.head_sha[:12]}`" if pull.fork else ""
             return self.verify_pull(pull, note=f"Verified at @{event.author}'s request (`{command.text}`){fork}.",
                                     reply_to=event.number)
-        replies = {"help": lambda: help_text(), "explain": lambda: explain_reply(command)}
-        self._reply(event.number, replies.get(command.name, lambda: unknown_reply(command))())
-        self.workflow.set_outputs({"result": "answered"})
-        return EXIT_OK
 
     # --- verification -----------------------------------------------------------
     def verify_pull(self, pull: PullRequest, *, note: str | None = None, reply_to: int | None = None) -> int:
-        self._status(pull.head_sha, "pending", "Verifying the migrations…")
-        if self.read_only and pull.fork:
-            self.read_only = ("This pull request comes from a fork, so the workflow's token is read-only: migbot "
-                              "verified it but cannot comment or set the `migbot` status. A maintainer can comment "
-                              "`/migbot verify` on the pull request to publish the summary.")
-        try:
-            require_commits(self.env.workspace, {"base": pull.base_sha, "head": pull.head_sha})
-            report = self._verify(pull.base_sha, pull.head_sha, pull.base_ref, pull.head_ref)
-        except MigbotError as exc:
-            return self._could_not_run(exc, pull.head_sha, reply_to=reply_to)
-        if note:
-            report.notes.insert(0, note)
-        return self._publish(report, pull.head_sha, pull.number)
+        with self._final_status(pull.head_sha):
+            self._status(pull.head_sha, "pending", "Verifying the migrations…")
+            if self.read_only and pull.fork:
+                self.read_only = ("This pull request comes from a fork, so the workflow's token is read-only: "
+                                  "migbot verified it but cannot comment or set the `migbot` status. A maintainer "
+                                  f"can comment `/migbot verify {pull.head_sha[:12]}` after reviewing this commit "
+                                  "to publish the summary and the status (again after every push).")
+            try:
+                require_commits(self.env.workspace, {"base": pull.base_sha, "head": pull.head_sha})
+                report = self._verify(pull.base_sha, pull.head_sha, pull.base_ref, pull.head_ref)
+            except MigbotError as exc:
+                return self._could_not_run(exc, pull.head_sha, reply_to=reply_to)
+            if note:
+                report.notes.insert(0, note)
+            return self._publish(report, pull.head_sha, pull.number)
 
     def verify_commits(self, group: VerifyCommits) -> int:
-        self._status(group.head_sha, "pending", "Verifying the migrations…")
+        with self._final_status(group.head_sha):
+            self._status(group.head_sha, "pending", "Verifying the migrations…")
+            try:
+                require_commits(self.env.workspace, {"base": group.base_sha, "head": group.head_sha})
+                report = self._verify(group.base_sha, group.head_sha, group.base_sha[:12], group.head_ref)
+            except MigbotError as exc:
+                return self._could_not_run(exc, group.head_sha)
+            return self._publish(report, group.head_sha, None)
+
+    @contextmanager
+    def _final_status(self, sha: str):
+        """A pending status must never outlive the run: a crash, a cancelled job or a bug ends it as error."""
+        self._settled = False
         try:
-            require_commits(self.env.workspace, {"base": group.base_sha, "head": group.head_sha})
-            report = self._verify(group.base_sha, group.head_sha, group.base_sha[:12], group.head_ref)
-        except MigbotError as exc:
-            return self._could_not_run(exc, group.head_sha)
-        return self._publish(report, group.head_sha, None)
+            yield
+        except BaseException as exc:
+            if not self._settled:
+                what = "cancelled" if isinstance(exc, KeyboardInterrupt) else "stopped by an internal error"
+                try:
+                    self._status(sha, "error", f"migbot was {what}; see the run's log")
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    pass
+            raise
 
     def _verify(self, base: str, head: str, base_label: str, head_label: str) -> Report:
         venv = claim_temp_dir("migbot-venv-") if self.env.install else None
-        # A line of the project's output that looks like a workflow command must not be obeyed.
-        resume = self._stop_commands()
+        resume = None
         try:
             if venv is not None:
                 os.environ["VIRTUAL_ENV"] = str(install_project(self.env.install, self.env.workspace, venv,
                                                                 self.workflow))
+            # A line of the project's output that looks like a workflow command must not be obeyed.
+            resume = self._stop_commands()
             progress = TerminalProgress(stream=sys.stdout)
             try:
                 return verify(VerifyOptions(repo=self.env.workspace, base=base, head=head,
@@ -132,7 +166,8 @@ class Bot:
             finally:
                 progress.close()
         finally:
-            self.workflow.command(resume)
+            if resume:
+                self.workflow.command(resume)
             if venv is not None:
                 remove_temp_dir(venv)
 
@@ -150,16 +185,19 @@ class Bot:
         for item in annotations(report):
             self.workflow.command(self._annotation(item))
 
+        summary = self._markdown(report, head_sha, STEP_SUMMARY_LIMIT, "the full JSON report is in the job's "
+                                 f"`{REPORT_PATH}`")
+        self.workflow.set_outputs(outputs(report, result, REPORT_PATH))
         if number is not None:
             self._comments(report, number, head_sha)
         state, description = status_line(report, self.env.fail_on)
-        self._status(head_sha, state, description)
-        summary = self._markdown(report, head_sha, STEP_SUMMARY_LIMIT, "the full JSON report is in the job's "
-                                 f"`{REPORT_PATH}`")
+        status_failed = self._status(head_sha, state, description)
+        self._settled = True
         self.workflow.add_summary((f"> [!NOTE]\n> {self.read_only}\n\n" if self.read_only else "") + summary)
         if self.read_only:
             self.workflow.warning(self.read_only)
-        self.workflow.set_outputs(outputs(report, result, REPORT_PATH))
+        if status_failed:
+            return EXIT_INFRA
         return EXIT_CHECKS_FAILED if fails else EXIT_OK
 
     def _comments(self, report: Report, number: int, head_sha: str) -> None:
@@ -185,19 +223,25 @@ class Bot:
 
     def _markdown(self, report: Report, head_sha: str, limit: int, where_full: str, marker: str | None = None) -> str:
         extra = {"marker": marker} if marker else {}
-        text = fit_markdown(report, limit, shortened_note=f"This summary is shortened to fit GitHub's size "
-                            f"limit; {where_full}.", file_url=self.env.file_url(head_sha), **extra)
-        return self.redact(text)
+        return fit_markdown(report, limit, shortened_note=f"This summary is shortened to fit GitHub's size "
+                            f"limit; {where_full}.", finish=self.redact, file_url=self.env.file_url(head_sha),
+                            **extra)
 
-    def _could_not_run(self, exc: MigbotError, head_sha: str, reply_to: int | None = None) -> int:
+    def _could_not_run(self, exc: MigbotError, head_sha: str | None, reply_to: int | None = None) -> int:
         message = self.redact(exc.message)
         hint = self.redact(exc.hint) if exc.hint else ""
-        print(f"migbot: could not run: {message}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
+        resume = self._stop_commands()  # the hint can quote the project's output (an install log)
+        print(f"migbot: could not run: {message}" + (f"\n{hint}" if hint else ""), file=sys.stderr, flush=True)
+        self.workflow.command(resume)
         self.workflow.error(f"migbot could not run: {message}" + (f"\n{hint}" if hint else ""))
-        self.workflow.add_summary(f"## Database Task Summary\n\n**migbot could not run:** {message}\n\n{hint}\n")
-        self._status(head_sha, "error", f"Could not run: {message.splitlines()[0]}")
+        details = f"\n\n{fenced(hint)}" if hint else ""
+        self.workflow.add_summary(f"## Database Task Summary\n\n**migbot could not run:** {inline_text(message)}"
+                                  f"{details}\n")
+        if head_sha is not None:
+            self._status(head_sha, "error", f"Could not run: {message.splitlines()[0]}")
+            self._settled = True
         if reply_to is not None:
-            self._reply(reply_to, f"migbot could not run: {message}" + (f"\n\n{hint}" if hint else ""))
+            self._reply(reply_to, f"migbot could not run: {inline_text(message)}{details}")
         self.workflow.set_outputs({"result": "error"})
         return exc.exit_code
 
@@ -211,21 +255,28 @@ class Bot:
             self._login = self.env.bot_login or (None if installation else self.api.login()) or DEFAULT_BOT_LOGIN
         return self._login
 
-    def _status(self, sha: str, state: str, description: str) -> None:
-        self._write(lambda: self.api.set_status(sha, state, self.redact(description), self.env.run_url or None,
-                                                STATUS_CONTEXT))
+    def _status(self, sha: str, state: str, description: str) -> bool:
+        """Set the commit status; True when GitHub would not take it (said as an error annotation)."""
+        return not self._write(lambda: self.api.set_status(sha, state, self.redact(description),
+                                                           self.env.run_url or None, STATUS_CONTEXT),
+                               what=f"set the {STATUS_CONTEXT} status", level="error")
 
     def _reply(self, number: int, body: str) -> None:
-        self._write(lambda: self.api.create_comment(number, self.redact(body)))
+        self._write(lambda: self.api.create_comment(number, self.redact(body)), what="reply")
 
-    def _write(self, call) -> None:
-        """A write that may be refused (read-only token): once one is, skip the rest."""
+    def _write(self, call, *, what: str, level: str = "warning") -> bool:
+        """A write that may be refused (read-only token: skip the rest) or fail (say so, go on)."""
         if self.read_only:
-            return
+            return True
         try:
             call()
+            return True
         except ReadOnlyToken as exc:
             self._refused(exc)
+            return True
+        except MigbotError as exc:
+            self.workflow.command(annotation(level, self.redact(f"migbot could not {what}: {exc.message}")))
+            return False
 
     def _refused(self, exc: ReadOnlyToken) -> None:
         self.read_only = (f"{self.redact(exc.message)} The summary is in this step summary and the job log "

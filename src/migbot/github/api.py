@@ -43,8 +43,11 @@ class Comment:
 
 
 def _retry(*, server_errors: bool) -> GithubRetry:
+    """Rate limits (403 with a rate-limit message, 429 with Retry-After) are always retried: the
+    request was not carried out. Server errors and read timeouts only where repeating is safe."""
     return GithubRetry(total=5, backoff_factor=1.0, max_rate_limit_wait=MAX_RATE_LIMIT_WAIT,
-                       status_forcelist=list(range(500, 600)) if server_errors else [],
+                       status_forcelist=[429, *(range(500, 600) if server_errors else [])],
+                       read=None if server_errors else 0,
                        allowed_methods={"GET", "POST", "PATCH", "PUT", "DELETE"})
 
 
@@ -88,6 +91,8 @@ class GitHubAPI:
             if exc.status in (401, 403, 404):
                 return None
             raise self._error("read the token's user", exc) from None
+        except requests.RequestException:
+            return None
 
     # --- writes ---------------------------------------------------------------
     def react(self, number: int, comment_id: int, content: str) -> None:
@@ -116,9 +121,12 @@ class GitHubAPI:
             return fn()
         except GithubException as exc:
             raise self._error(what, exc) from None
+        except requests.exceptions.RetryError:
+            raise GitHubError(f"Could not {what}: GitHub kept answering with server errors or rate limits, "
+                              "through every retry.", hint="GitHub may be having trouble; re-run the job.") from None
         except requests.RequestException as exc:
             raise GitHubError(f"Could not {what}: the GitHub API did not answer ({type(exc).__name__}).",
-                              hint="GitHub may be down; re-run the job. migbot retried with backoff.") from None
+                              hint="Check GITHUB_API_URL, or re-run the job; migbot retried with backoff.") from None
 
     def _error(self, what: str, exc: GithubException) -> GitHubError:
         data = exc.data if isinstance(exc.data, dict) else {}

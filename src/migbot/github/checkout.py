@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 from migbot.discover.git import HISTORY_HINT
-from migbot.errors import UsageError
+from migbot.errors import InfraError, UsageError
 
 
 def trust_workspace(environ=os.environ) -> None:
@@ -20,12 +22,19 @@ def trust_workspace(environ=os.environ) -> None:
     environ["GIT_CONFIG_COUNT"] = str(count + 1)
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+def _git(repo: Path, *args: str, check: bool = True, config: dict[str, str] | None = None,
+         error=UsageError) -> subprocess.CompletedProcess:
+    """config: extra git config for this call only, through the environment (not argv, which
+    every process can read)."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    for key, value in (config or {}).items():
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+        env.update({f"GIT_CONFIG_KEY_{count}": key, f"GIT_CONFIG_VALUE_{count}": value,
+                    "GIT_CONFIG_COUNT": str(count + 1)})
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
-        raise UsageError(f"git {' '.join(args)} failed in {repo}: "
-                         f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+        raise error(f"git {' '.join(args)} failed in {repo}: "
+                    f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
     return result
 
 
@@ -52,13 +61,34 @@ def require_commits(repo: Path, commits: dict[str, str]) -> None:
                          hint=HISTORY_HINT)
 
 
-def fetch_pull(repo: Path, number: int, base_ref: str, head_sha: str) -> None:
+def fetch_pull(repo: Path, number: int, base_ref: str, head_sha: str, token: str) -> None:
     """A comment event's checkout is the default branch: fetch the PR's head (forks included,
-    through refs/pull/N/head) and its base branch, with whole history, then check out the head."""
+    through refs/pull/N/head) and its base branch, with whole history, then check out the head.
+
+    With `persist-credentials: false` (the example workflow) the checkout keeps no token, so the
+    fetch gets it for this one call, the way actions/checkout sends it."""
     refspecs = [f"+refs/pull/{number}/head:refs/remotes/origin/pull/{number}/head",
                 f"+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}"]
-    _git(repo, "fetch", "--no-tags", "--quiet", *(["--unshallow"] if is_shallow(repo) else []), "origin", *refspecs)
+    has_auth = _git(repo, "config", "--get-regexp", r"^http\..*extraheader$", check=False).stdout.strip()
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    config = {} if has_auth else {"http.extraheader": f"AUTHORIZATION: basic {basic}"}
+    _git(repo, "fetch", "--no-tags", "--quiet", *(["--unshallow"] if is_shallow(repo) else []), "origin", *refspecs,
+         config=config, error=InfraError)
     if not has_commit(repo, head_sha):
         raise UsageError(f"Fetched pull request #{number}, but its head {head_sha[:12]} is not in it "
                          "(was it force-pushed a moment ago?).", hint="Comment the command again.")
     _git(repo, "checkout", "--quiet", "--detach", head_sha)
+
+
+@contextmanager
+def restored_checkout(repo: Path):
+    """Put the workspace back as the workflow checked it out: later steps of the job must not
+    run the pull request's code (they hold the same write token)."""
+    branch = _git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
+    commit = _git(repo, "rev-parse", "HEAD", check=False).stdout.strip()
+    try:
+        yield
+    finally:
+        if commit:
+            _git(repo, "checkout", "--quiet", "--force", *([branch] if branch else ["--detach", commit]),
+                 check=False)

@@ -4,13 +4,15 @@ so a command quoted further down a discussion never runs."""
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from migbot.checks.catalog import BY_ID
 
 PREFIX = "/migbot"
 COMMANDS = {
-    "verify": "verify this pull request's migrations again and update the summary",
+    "verify": "verify this pull request's migrations again and update the summary; `/migbot verify SHA` "
+              "runs only if SHA is still the head (required for a pull request from a fork)",
     "help": "show this help",
     "explain": "`/migbot explain CHECK-ID`: what a check catches, why it matters and how to fix it",
 }
@@ -67,3 +69,19 @@ def explain_reply(command: Command) -> str:
     return (f"### `{spec.id}`: {spec.title}\n\n**What it catches:** {spec.catches}\n\n"
             f"**Why it matters:** {spec.why}\n\n**How to fix:** {spec.fix}\n\n"
             f"Default level: {spec.default.value}.")
+
+
+def pinned_commit_problem(pull, args: list[str]) -> str | None:
+    """Why `/migbot verify [SHA]` must not run now, or None.
+
+    A fork's code runs with the workflow's write token, so the writer names the commit they
+    reviewed, and a push after their comment cannot slip in unreviewed code."""
+    pin = next((a.lower() for a in args if re.fullmatch(r"[0-9a-fA-F]{7,40}", a)), None)
+    head = pull.head_sha[:12]
+    if pin is not None and not pull.head_sha.lower().startswith(pin):
+        return (f"The pull request's head is now `{head}`, not `{pin[:12]}`: nothing was run. Review the new "
+                f"commits, then comment `{PREFIX} verify {head}`.")
+    if pin is None and pull.fork:
+        return (f"This pull request comes from a fork, and `{PREFIX} verify` runs its code with this workflow's "
+                f"write token. Review its head commit `{head}`, then comment `{PREFIX} verify {head}`.")
+    return None

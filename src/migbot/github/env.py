@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,43 @@ COMMENT_MODES = ("changes", "always", "never")
 # Variables a step's code could use to act as the workflow; the project's code never needs them.
 _SECRET_VARIABLES = ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
                      "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL")
+
+
+SECRETS_FD = "MIGBOT_ACTION_SECRETS_FD"
+
+
+def _secret_names(environ) -> list[str]:
+    inputs = [f"INPUT_{name}{sep}{rest}" for name, rest in (("GITHUB", "TOKEN"), ("DATABASE", "URL"))
+              for sep in "-_"]
+    return [name for name in (*inputs, *_SECRET_VARIABLES) if name in environ]
+
+
+def scrub_initial_environment(environ=os.environ) -> None:
+    """Removing a variable from os.environ leaves it in the process's initial environment block,
+    which /proc/<pid>/environ shows to every process of the same user (in the Action's container:
+    the project's code, as root). So migbot re-executes itself without the secrets, and hands
+    them over through a pipe. Then `restore_secrets` puts them where from_environ reads them."""
+    names = _secret_names(environ)
+    if SECRETS_FD in environ or not names:
+        return
+    secrets = {name: environ[name] for name in names}
+    read_end, write_end = os.pipe()
+    os.write(write_end, json.dumps(secrets).encode())  # a few hundred bytes: well within a pipe's buffer
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    clean = {k: v for k, v in environ.items() if k not in secrets}
+    clean[SECRETS_FD] = str(read_end)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "migbot", "action"], clean)
+
+
+def restore_secrets(environ=os.environ) -> None:
+    fd = environ.pop(SECRETS_FD, None)
+    if fd is None:
+        return
+    with os.fdopen(int(fd), "rb") as pipe:
+        environ.update(json.loads(pipe.read() or b"{}"))
 
 
 def _input(environ: dict[str, str], name: str, *, secret: bool = False) -> str:

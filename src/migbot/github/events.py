@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from migbot.errors import UsageError
 from migbot.github.commands import Command, parse_command
 
 PULL_REQUEST_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
@@ -68,8 +69,9 @@ Trigger = VerifyPull | VerifyCommits | CommentCommand | Ignore
 def read_trigger(event_name: str, event: dict[str, Any], repository: str) -> Trigger:
     action = event.get("action")
     if event_name == "pull_request_target":
-        return Ignore("migbot does not run on pull_request_target: that event holds a write token while "
-                      "migbot would run the pull request's code. Trigger it on pull_request instead.")
+        raise UsageError("migbot does not run on pull_request_target: that event holds a write token while "
+                         "migbot would run the pull request's code.",
+                         hint="Trigger it on pull_request (and issue_comment for /migbot commands) instead.")
     if event_name == "pull_request":
         if action not in PULL_REQUEST_ACTIONS:
             return Ignore(f"pull_request {action}: migbot verifies on {', '.join(PULL_REQUEST_ACTIONS)}")

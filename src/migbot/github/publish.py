@@ -25,6 +25,8 @@ def status_line(report: Report, fail_on: str) -> tuple[str, str]:
     warnings = [c.id for p in report.projects for c in p.checks if c.status == "warn"]
     if problems:
         text = f"{plural(len(problems), 'check')} failed: {', '.join(dict.fromkeys(problems))}"
+    elif warnings and fail_on == "warning":
+        text = f"{plural(len(warnings), 'warning')} (fail-on: warning): {', '.join(dict.fromkeys(warnings))}"
     elif warnings:
         text = f"Passed with {plural(len(warnings), 'warning')}: {', '.join(dict.fromkeys(warnings))}"
     elif not touches_migrations(report):

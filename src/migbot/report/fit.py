@@ -20,20 +20,22 @@ def size(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def fit_markdown(report: Report, limit: int, *, shortened_note: str, **render_args) -> str:
-    text = render_markdown(report, **render_args)
+def fit_markdown(report: Report, limit: int, *, shortened_note: str, finish=lambda text: text,
+                 **render_args) -> str:
+    """finish: applied to each rendering before it is measured (redaction can change the length)."""
+    text = finish(render_markdown(report, **render_args))
     if size(text) <= limit:
         return text
     for shrink in (_capped, _bare, _verdict_only):
         smaller = shrink(report.model_copy(deep=True))
         smaller.notes.append(shortened_note)
-        text = render_markdown(smaller, **render_args)
+        text = finish(render_markdown(smaller, **render_args))
         if size(text) <= limit:
             return text
     # Nothing left to drop (thousands of projects?): cut at a line, which at worst
     # leaves a table or list short; code fences and <details> blocks are gone by now.
-    cut = text[: limit - 200].rsplit("\n", 1)[0]
-    return f"{cut}\n\n> {shortened_note}\n"
+    units = text.encode("utf-16-le")[: 2 * (limit - 200)].decode("utf-16-le", errors="ignore")
+    return f"{units.rsplit(chr(10), 1)[0]}\n\n> {shortened_note}\n"
 
 
 def _capped(report: Report) -> Report:

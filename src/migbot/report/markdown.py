@@ -61,6 +61,10 @@ def _block(value: object) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+inline_text = _inline  # for the Action's own messages around the report
+fenced = _block
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
