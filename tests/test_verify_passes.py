@@ -177,3 +177,13 @@ def test_external_database_url_leaves_other_databases_untouched(repo: Repo) -> N
             "SELECT count(*), coalesce(string_agg(table_name, ',' ORDER BY table_name), '') "
             "FROM information_schema.tables WHERE table_schema = 'public'").fetchone() == test_schema
     assert after == before, "migbot must drop every database it created and touch no other"
+
+
+def test_a_branch_that_relaxes_migbots_config_says_so(repo: Repo) -> None:
+    add_orders(repo)
+    repo.write("migbot.toml", '[checks]\nmodel-drift = "off"\ndowngrade-keeps-data = "error"\n')
+    repo.commit("relax migbot")
+    result = repo.verify()
+    assert result.exit_code == 0, result.stderr
+    [note] = [n for n in result.report["notes"] if "configuration" in n]
+    assert "`model-drift` error → off" in note and "`downgrade-keeps-data` warning → error" in note

@@ -19,11 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from migbot import __version__
-from migbot.checks.catalog import CHECKS
+from migbot.checks.catalog import BY_ID, CHECKS
 from migbot.checks.evaluate import run_live_checks
 from migbot.checks.static import run_static_checks
 from migbot.config import CONFIG_FILES, read_config
 from migbot.discover.git import GitRepo
+from migbot.errors import MigbotError
 from migbot.plan.changes import Refs, build_plans, project_inis
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.server import launch_server
@@ -61,6 +62,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
                 head_ref=options.head_label or repo.describe_ref(options.head), head=head)
     head_blobs = repo.tree_blobs(head)
     config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_blobs]), options.config_path)
+    config_note = None if options.config_path else _config_change(repo, refs.merge_base, config)
     timeout = options.timeout or config.timeout_seconds
 
     # plan, while PostgreSQL boots and the workers import Alembic and SQLAlchemy
@@ -81,7 +83,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
                 server = launch_server(workdir)
             ctx.prespawn(config.for_project(ini_paths[0]))
         plans = build_plans(repo, refs, config, head_blobs)
-        notes = _notes(repo, options, plans, config)
+        notes = _notes(repo, options, plans, config) + ([config_note] if config_note else [])
         static = [run_static_checks(plan, config) for plan in plans]
         if nothing_new:
             notes.insert(0, f"{refs.head_ref} ({refs.head[:7]}) has no commits that {refs.base_ref} does not have, "
@@ -141,6 +143,22 @@ def _ordered(*groups):
     """Checks in the catalogue's order, whichever stage produced them."""
     position = {spec.id: i for i, spec in enumerate(CHECKS)}
     return sorted((c for group in groups for c in group), key=lambda c: position[c.id])
+
+
+def _config_change(repo: GitRepo, merge_base: str, config) -> str | None:
+    """Check levels come from the branch itself: a branch that relaxes them must say so, since
+    migbot is the required check that would otherwise pass quietly."""
+    base_blobs = repo.tree_blobs(merge_base)
+    try:
+        before = read_config(repo.read_files(merge_base, [f for f in CONFIG_FILES if f in base_blobs]))
+    except MigbotError:
+        return None
+    if before.model_dump() == config.model_dump():
+        return None
+    levels = [f"`{check}` {before.level(check).value} → {config.level(check).value}" for check in BY_ID
+              if before.level(check) != config.level(check)]
+    return ("This branch changes migbot's configuration, and the checks ran with the branch's settings"
+            + (f" ({', '.join(levels)})" if levels else "") + ". Review that change too.")
 
 
 def _notes(repo: GitRepo, options: VerifyOptions, plans, config) -> list[str]:
