@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import Repo, make_repo, run_migbot
+from shared_data import WEBHOOKS
 from fakegithub import DEFAULT_TOKEN, FakeGitHub
 
-WEBHOOKS = Path(__file__).resolve().parents[2] / "shared" / "github" / "webhooks"
 PR = 7
 RUN_ID = "4242"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from shared_data import WEBHOOKS
 
 from migbot.github.api import Comment
 from migbot.github.commands import explain_reply, parse_command, unknown_reply
@@ -18,7 +18,6 @@ from migbot.errors import UsageError
 from migbot.report.fit import fit_markdown, size
 from migbot.report.model import Report
 
-WEBHOOKS = Path(__file__).resolve().parents[2] / "shared" / "github" / "webhooks"
 
 
 def payload(name: str) -> dict:

@@ -19,14 +19,15 @@ from openapi_schema_validator import (
     oas30_format_checker,
 )
 
-DEFAULT_SPEC_PATH = (
-    Path(__file__).resolve().parents[3] / "shared" / "github" / "openapi" / "api.github.com.json.gz"
-)
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
 def spec_path() -> Path:
-    return Path(os.environ.get("MIGBOT_GITHUB_OPENAPI") or DEFAULT_SPEC_PATH)
+    if os.environ.get("MIGBOT_GITHUB_OPENAPI"):
+        return Path(os.environ["MIGBOT_GITHUB_OPENAPI"])
+    from shared_data import OPENAPI
+
+    return OPENAPI
 
 
 @functools.cache
