@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from conftest import Repo, leftovers, run_migbot
 from migbot.checks.catalog import render_markdown as render_catalog
@@ -195,10 +196,12 @@ def test_secrets_never_reach_the_output(repo: Repo) -> None:
     assert "postgresql+psycopg://migbot:********@127.0.0.1:" in finding["message"]
 
 
-def _private_tmpdir() -> Path:
+@pytest.fixture
+def sig_tmpdir():
     path = Path(tempfile.mkdtemp(prefix="migbot-test-sig-"))
     path.chmod(0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _start_hanging_run(repo: Repo, tmpdir: Path) -> subprocess.Popen:
@@ -224,8 +227,8 @@ def _wait_for(proc: subprocess.Popen, tmpdir: Path, text: str, timeout: float = 
     raise AssertionError(f"never saw {text!r}: {seen.decode(errors='replace')}")
 
 
-def test_sigterm_mid_migration_stops_everything(repo: Repo) -> None:
-    tmpdir = _private_tmpdir()
+def test_sigterm_mid_migration_stops_everything(repo: Repo, sig_tmpdir: Path) -> None:
+    tmpdir = sig_tmpdir
     proc = _start_hanging_run(repo, tmpdir)
     _wait_for(proc, tmpdir, "0003: upgrade")
     assert leftovers(tmpdir), "the run should be in progress"
@@ -238,8 +241,8 @@ def test_sigterm_mid_migration_stops_everything(repo: Repo) -> None:
     assert leftovers(tmpdir) == []
 
 
-def test_ctrl_c_mid_migration_stops_everything(repo: Repo) -> None:
-    tmpdir = _private_tmpdir()
+def test_ctrl_c_mid_migration_stops_everything(repo: Repo, sig_tmpdir: Path) -> None:
+    tmpdir = sig_tmpdir
     proc = _start_hanging_run(repo, tmpdir)
     _wait_for(proc, tmpdir, "0003: upgrade")
     proc.send_signal(signal.SIGINT)
@@ -248,8 +251,8 @@ def test_ctrl_c_mid_migration_stops_everything(repo: Repo) -> None:
     assert leftovers(tmpdir) == []
 
 
-def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(repo: Repo) -> None:
-    tmpdir = _private_tmpdir()
+def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(repo: Repo, sig_tmpdir: Path) -> None:
+    tmpdir = sig_tmpdir
     proc = _start_hanging_run(repo, tmpdir)
     _wait_for(proc, tmpdir, "0003: upgrade")
     proc.kill()
@@ -269,10 +272,13 @@ def test_sigkill_leaves_nothing_running_and_the_next_run_sweeps_the_temp_dir(rep
 def test_private_tmpdir_still_works_when_postgres_runs_as_another_user(repo: Repo) -> None:
     add_orders(repo)
     private = Path(tempfile.mkdtemp(prefix="migbot-test-private-"))  # mode 0700
-    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main",
-                        env={"TMPDIR": str(private), "MIGBOT_PG_TMPDIR": ""}, check_leftovers=False)
-    assert result.exit_code == 0, result.stderr
-    assert leftovers(private) == []
+    try:
+        result = run_migbot("verify", "--repo", str(repo.path), "--base", "main",
+                            env={"TMPDIR": str(private), "MIGBOT_PG_TMPDIR": ""}, check_leftovers=False)
+        assert result.exit_code == 0, result.stderr
+        assert leftovers(private) == []
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def test_server_directory_placement(tmp_path, monkeypatch) -> None:
