@@ -425,6 +425,13 @@ def host_pip_home(home: Path, home_inside: str) -> list[str]:
     volumes: list[str] = []
     for key in ("cert", "client-cert"):
         settings.pop(key, None)
+    # A constraints file (this machine kind caps torch with one) is a host path: copy it in.
+    constraints = [Path(v) for v in settings.pop("constraint", "").split() if Path(v).is_file()]
+    for number, source in enumerate(constraints):
+        shutil.copy(source, pip_dir / f"constraints-{number}.txt")
+    if constraints:
+        settings["constraint"] = " ".join(f"{home_inside}/.config/pip/constraints-{n}.txt"
+                                          for n in range(len(constraints)))
     if HOST_CA_BUNDLE.is_file():
         shutil.copy(HOST_CA_BUNDLE, pip_dir / "ca-certificates.crt")
         settings["cert"] = f"{home_inside}/.config/pip/ca-certificates.crt"
