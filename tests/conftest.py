@@ -161,6 +161,8 @@ def run_migbot(*args: str, env: dict | None = None, timeout: float = 300, json_r
     report = None
     if report_path is not None and report_path.exists():
         report = json.loads(report_path.read_text())
+        if os.environ.get("MIGBOT_TEST_KEEP_REPORT"):  # a path: keep the last report there, to read a failure
+            shutil.copy(report_path, os.environ["MIGBOT_TEST_KEEP_REPORT"])
         report_path.unlink()
     if check_leftovers:
         left = leftovers(tmpdir) + leftovers(pgdir)

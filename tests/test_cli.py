@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from conftest import Repo, leftovers, run_migbot
-from migbot.checks.catalog import render_markdown as render_catalog
+from migbot.catalog import render_markdown as render_catalog
 from migbot.report.jsonschema import report_schema
 from test_verify_passes import add_orders
 
@@ -98,7 +98,7 @@ def test_no_alembic_ini_is_a_usage_error(tmp_path) -> None:
     repo.commit()
     result = run_migbot("verify", "--repo", str(repo.path), "--base", "main")
     assert result.exit_code == 2
-    assert "No alembic.ini found" in result.stderr
+    assert "No Alembic project found" in result.stderr
 
 
 def test_postgres_that_will_not_start_is_exit_3(repo: Repo, tmp_path) -> None:

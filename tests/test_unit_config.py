@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migbot.checks.catalog import BY_ID, Level
+from migbot.catalog import BY_ID, Level
 from migbot.config import DEFAULT_ENV, DEFAULT_TIMEOUT, ProjectSettings, parse_config, project_env
 from migbot.errors import EXIT_USAGE, UsageError
 

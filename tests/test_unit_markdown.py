@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from migbot.checks.catalog import Level
+from migbot.catalog import Level
 from migbot.report.markdown import MARKER, _block, _cell, _code, _inline, _text, render_markdown
 from migbot.report.model import (
     CheckResult,

@@ -14,12 +14,18 @@ from migbot.discover.projects import (
     AlembicProject,
     _resolve_location,
     _split_paths,
-    find_ini_files,
+    find_projects,
     load_project,
 )
 from migbot.errors import UsageError
 
-# --- find_ini_files --------------------------------------------------------------------
+# --- find_projects ----------------------------------------------------------------------
+ALEMBIC_INI = b"[alembic]\nscript_location = alembic\n"
+
+
+def find_ini_files(files, contents=None):
+    """The inis find_projects verifies, every .ini holding an [alembic] section unless told otherwise."""
+    return find_projects(files, lambda paths: {p: (contents or {}).get(p, ALEMBIC_INI) for p in paths}).inis
 
 
 def test_find_ini_files_root_ini():
@@ -31,12 +37,21 @@ def test_find_ini_files_root_ini():
     ".venv/lib/pkg/alembic.ini", "venv/alembic.ini", "node_modules/x/alembic.ini", "build/alembic.ini",
     "dist/alembic.ini", ".tox/py/alembic.ini", "svc/tests/fixtures/alembic.ini", "a/site-packages/b/alembic.ini",
 ])
-def test_find_ini_files_skips_non_project_dirs(skipped):
-    assert find_ini_files([skipped]) == []
+def test_find_ini_files_skips_non_project_dirs_and_says_why(skipped):
+    found = find_projects([skipped], lambda paths: {p: ALEMBIC_INI for p in paths})
+    assert found.inis == []
+    [(path, why)] = found.skipped
+    assert path == skipped and "which migbot does not search" in why
 
 
-def test_find_ini_files_ignores_similar_names():
-    assert find_ini_files(["alembic.ini.bak", "my_alembic.ini", "alembic.ini/readme.md"]) == []
+def test_every_ini_with_an_alembic_section_is_a_project():
+    contents = {"setup.ini": b"[metadata]\nname = x\n", "alembic.ini.bak": b"[other]\n"}
+    assert find_ini_files(["alembic.ini", "alembic_audit.ini", "setup.ini", "alembic.ini.bak", "docs/readme.md"],
+                          contents) == ["alembic.ini", "alembic_audit.ini"]
+
+
+def test_an_ini_without_an_alembic_section_is_not_a_project():
+    assert find_ini_files(["tox.ini", "pytest.ini"], {"tox.ini": b"[tox]\n", "pytest.ini": b"[pytest]\n"}) == []
 
 
 def test_find_ini_files_sorted_shallowest_first_then_by_path():
@@ -102,6 +117,12 @@ def test_resolve_package_found_at_root():
 def test_resolve_dotted_package_first_root_wins():
     files = ["svc/my/app/__init__.py", "my/app/__init__.py"]
     assert _resolve_location("my.app:db/migrations", "svc", ["svc", "", "src"], files) == "svc/my/app/db/migrations"
+
+
+def test_resolve_package_resource_with_several_colons_as_alembic_reads_it():
+    # Alembic: `app:db:migrations` is package `app`, resource db/migrations.
+    files = ["app/__init__.py", "app/db/migrations/env.py"]
+    assert _resolve_location("app:db:migrations", "", ["", "src"], files) == "app/db/migrations"
 
 
 def test_resolve_package_prefix_must_be_a_directory():

@@ -10,7 +10,7 @@ import pytest
 from migbot.errors import UsageError
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.tempdirs import LOCK, claim_temp_dir, remove_temp_dir, sweep_stale
-from migbot.run.context import Redactor
+from migbot.redact import Redactor
 
 
 def test_invalid_database_url_is_a_usage_error():

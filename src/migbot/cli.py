@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from migbot import __version__
-from migbot.checks.catalog import render_markdown as render_catalog
+from migbot.catalog import render_markdown as render_catalog
 from migbot.errors import (
     EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MigbotError, UsageError,
 )
@@ -24,7 +24,7 @@ from migbot.report.markdown import render_markdown
 from migbot.report.model import SCHEMA_VERSION, Report
 from migbot.provision.conninfo import ServerInfo
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
-from migbot.run.context import Redactor
+from migbot.redact import Redactor
 
 FORMATS = ("terminal", "markdown", "json")
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _list_checks() -> None:
-    from migbot.checks.catalog import CHECKS
+    from migbot.catalog import CHECKS
 
     width = max(len(spec.id) for spec in CHECKS)
     for spec in CHECKS:

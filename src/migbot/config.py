@@ -17,7 +17,7 @@ from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
 )
 
-from migbot.checks.catalog import BY_ID, Level
+from migbot.catalog import BY_ID, Level
 from migbot.errors import UsageError
 
 PLACEHOLDERS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
@@ -94,6 +94,8 @@ class ProjectSettings(_Model):
     default_env: bool = Field(default=True, strict=True)  # "false" must not read as true-ish
     set_sqlalchemy_url: bool = Field(default=True, strict=True)
     bootstrap: str | None = None
+    runner: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+                               description="module:function that runs each Alembic command (see docs/config.md).")
     seeds: SeedSettings = SeedSettings()
 
     @field_validator("env")

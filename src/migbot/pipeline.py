@@ -19,20 +19,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from migbot import __version__
-from migbot.checks.catalog import BY_ID, CHECKS
+from migbot.catalog import BY_ID, CHECKS
 from migbot.checks.evaluate import run_live_checks
 from migbot.checks.static import run_static_checks
-from migbot.config import CONFIG_FILES, read_config
+from migbot.config import CONFIG_FILES, MigbotConfig, read_config
 from migbot.discover.git import GitRepo
+from migbot.discover.projects import FoundProjects, find_projects
 from migbot.errors import MigbotError
-from migbot.plan.changes import Refs, build_plans, project_inis
+from migbot.evidence import Evidence
+from migbot.plan.changes import ProjectPlan, Refs, align_with_alembic, build_plans, project_inis
+from migbot.progress import Progress
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.server import launch_server
+from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir, sweep_stale
+from migbot.redact import Redactor
 from migbot.report.build import build_project_report
 from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
-from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir, sweep_stale
-from migbot.run.context import Progress, Redactor, RunContext
-from migbot.run.stairway import Evidence, ProjectRun
+from migbot.run.context import RunContext
+from migbot.run.project import ProjectRun
 
 
 @dataclass
@@ -76,33 +80,35 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     # The branch has nothing of its own when head is the merge-base: say so, skip the live run.
     nothing_new = refs.head == refs.merge_base
     try:
-        ini_paths = project_inis(config, sorted(head_blobs))
+        found = find_projects(sorted(head_blobs), lambda paths: repo.read_files(head, paths))
+        ini_paths = project_inis(config, found)
         if ini_paths and not nothing_new:
             if not options.database_url:
                 progress.step("starting a throwaway PostgreSQL")
                 server = launch_server(workdir)
             ctx.prespawn(config.for_project(ini_paths[0]))
-        plans = build_plans(repo, refs, config, head_blobs)
-        notes = _notes(repo, options, plans, config) + ([config_note] if config_note else [])
-        static = [run_static_checks(plan, config) for plan in plans]
+        plans = build_plans(repo, refs, config, head_blobs, found)
+        notes = _notes(repo, options, plans, config, found) + ([config_note] if config_note else [])
         if nothing_new:
             notes.insert(0, f"{refs.head_ref} ({refs.head[:7]}) has no commits that {refs.base_ref} does not have, "
                          "so there is nothing to verify. Is --base the branch this change merges into?")
             database = "none (nothing to verify)"
             skipped = f"{refs.head_ref} has no commits of its own against {refs.base_ref}"
-            for plan, checks in zip(plans, static):
-                evidence = Evidence(base_has_alembic=plan.merge_base.project is not None, live_skipped=skipped)
-                live, drift = run_live_checks(plan, evidence, config)
-                projects.append(build_project_report(plan, evidence, _ordered(checks, live), drift))
+            runs = [(plan, Evidence(base_has_alembic=plan.merge_base.project is not None, live_skipped=skipped))
+                    for plan in plans]
         else:
             ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
                            if c != plan.merge_base.commit or plan.merge_base.project is not None])
             database = _provision(ctx, server, options, progress)
-            # run in worker processes, snapshot and compare, check
-            for plan, checks in zip(plans, static):
-                evidence = ProjectRun(ctx, plan, config, len(projects)).run()
-                live, drift = run_live_checks(plan, evidence, config)
-                projects.append(build_project_report(plan, evidence, _ordered(checks, live), drift))
+            # run in worker processes, snapshot and compare
+            runs = [ProjectRun(ctx, plan, config, index, align_with_alembic).run() for index, plan in enumerate(plans)]
+            _note_unloaded_revision_files(runs)
+        # checks, then each project's report
+        for plan, evidence in runs:
+            live, drift = run_live_checks(plan, evidence, config)
+            static = run_static_checks(plan, config, evidence)
+            projects.append(build_project_report(plan, evidence, _ordered(static, live), drift))
+            notes += plan.notes
     finally:
         with _signals_held():
             try:
@@ -161,7 +167,8 @@ def _config_change(repo: GitRepo, merge_base: str, config) -> str | None:
             + (f" ({', '.join(levels)})" if levels else "") + ". Review that change too.")
 
 
-def _notes(repo: GitRepo, options: VerifyOptions, plans, config) -> list[str]:
+def _notes(repo: GitRepo, options: VerifyOptions, plans: list[ProjectPlan], config: MigbotConfig,
+           found: FoundProjects) -> list[str]:
     notes = []
     if options.head == "HEAD":
         changed, untracked = repo.dirty_paths()
@@ -169,14 +176,45 @@ def _notes(repo: GitRepo, options: VerifyOptions, plans, config) -> list[str]:
             if paths:
                 shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
                 notes.append(f"{what} are not verified ({shown}): migbot checks the committed HEAD.")
+    verified = {plan.project.ini_path for plan in plans}
+    for ini, why in found.skipped:
+        if ini not in verified:
+            notes.append(f"{ini} holds an Alembic project that migbot did not verify: {why}. Name it in alembic-ini "
+                         "to verify it.")
+    for ini in found.inis:
+        if ini not in verified:
+            notes.append(f"{ini} holds an Alembic project that migbot did not verify: alembic-ini in "
+                         f"{config.source} does not name it.")
     known = {rev for plan in plans for rev in plan.head.graph.ids}
     for allowed in config.allow_irreversible:
         if allowed.revision not in known:
             notes.append(f"allow-irreversible names revision {allowed.revision}, which no revision file declares.")
     for plan in plans:
         if plan.merge_base.project is None:
-            notes.append(f"{plan.project.ini_path} does not exist at the merge-base: the base state is an empty database.")
+            notes.append(f"{plan.project.ini_path} does not exist at the merge-base: the base state is an empty "
+                         "database.")
     return notes
+
+
+def _note_unloaded_revision_files(runs: list[tuple[ProjectPlan, Evidence]]) -> None:
+    """Revision-like files the branch changed that no project's Alembic loaded, given to the
+    project they most likely belong to (its version folders, else the nearest ini folder)."""
+    loaded = {path for _plan, ev in runs if ev.alembic is not None for path in ev.alembic.paths}
+    candidates = runs[0][0].revision_like_changes if runs else []
+    for path in candidates:
+        if path in loaded:
+            continue
+        plan, ev = max(runs, key=lambda run: _closeness(run[0], path))
+        if ev.alembic is not None:
+            ev.unloaded_revision_files.append(path)
+
+
+def _closeness(plan: ProjectPlan, path: str) -> tuple[int, int]:
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
+    in_versions = any(folder == d or folder.startswith(d + "/") for d in plan.project.version_dirs)
+    home = plan.project.directory
+    prefix = len(home) + 1 if home and path.startswith(home + "/") else (0 if not home else -1)
+    return int(in_versions), prefix
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """python -m migbot.checks: print docs/checks.md."""
 
-from migbot.checks.catalog import render_markdown
+from migbot.catalog import render_markdown
 
 print(render_markdown(), end="")

@@ -1,15 +1,13 @@
-"""Checks judged from the seed and data evidence (see catalog.py for what each catches)."""
+"""Checks judged from the seed and data evidence (see migbot/catalog.py for what each catches)."""
 
 from __future__ import annotations
 
-from migbot.checks.live import same_failure, error_finding, live_skip_reason, revision_file
+from migbot.checks.findings import error_finding, live_skip_reason, revision_file, same_failure
 from migbot.checks.verdict import verdict
 from migbot.config import MigbotConfig
+from migbot.evidence import Evidence, SeedRun, StepOutcome
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import CheckResult, Finding
-from migbot.run.client import StepOutcome
-from migbot.run.data import SeedRun
-from migbot.run.stairway import Evidence
 
 
 def _plural(n: int, word: str) -> str:
@@ -46,8 +44,7 @@ def seeds_run(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         return verdict("seeds-run", config, [_seed_finding("failed", failed[0])])
     sets = ", ".join(f"{r.plan.name} ({_plural(len(r.plan.modules), 'module') if r.plan.modules else 'command'})"
                      for r in data.first_run)
-    seconds = sum(r.outcome.seconds for r in data.first_run)
-    return verdict("seeds-run", config, [], passed=f"{sets} ran in {seconds:.2f} s")
+    return verdict("seeds-run", config, [], passed=f"{sets} ran at head")
 
 
 def seeds_idempotent(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
@@ -72,8 +69,9 @@ def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
     if (reason := live_skip_reason(ev) or data.data_skipped) is not None:
         return verdict("migrations-with-data", config, [], skipped=reason)
     findings = []
-    for step, outcome in (("upgrade to heads over existing rows", data.up),
-                          (f"downgrade to {data.down_target} over existing rows", data.down)):
+    base = ", ".join(ev.base_heads) or "base"
+    for step, outcome in (("the new revisions up over existing rows", data.up),
+                          (f"going back down to the base heads ({base}) over existing rows", data.down)):
         if outcome is not None and not outcome.ok:
             finding = error_finding(f"{step} failed", outcome)
             finding.message += _where_in_data(outcome)
@@ -83,20 +81,23 @@ def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
                 finding.file = revision_file(plan, ev, finding.revision)
             findings.append(finding)
     rows = sum(data.base_rows.values())
-    synthetic = sum(data.synthetic.filled.values()) if data.synthetic else 0
-    skipped = data.synthetic.skipped if data.synthetic else {}
-    note = f"; {_plural(len(skipped), 'table')} left empty" if skipped else ""
+    synthetic = sum((data.synthetic_filled or {}).values())
+    tables = _plural(sum(1 for n in data.base_rows.values() if n), 'table')
+    note = f"; {_plural(len(data.synthetic_skipped), 'table')} left empty" if data.synthetic_skipped else ""
+    if data.down is not None:
+        what = f"up, and back down to the base heads ({base}),"
+    else:
+        what = f"up (not back down: {data.down_skipped})," if data.down_skipped else "up"
     return verdict("migrations-with-data", config, findings,
-                   passed=f"up to heads and down to {data.down_target} over {rows} rows in "
-                   f"{_plural(sum(1 for n in data.base_rows.values() if n), 'table')} ({synthetic} synthetic){note}")
+                   passed=f"the new revisions went {what} over {rows} rows in {tables} ({synthetic} synthetic){note}")
 
 
 def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     data = ev.data
-    if (reason := live_skip_reason(ev) or data.data_skipped) is not None:
+    if (reason := live_skip_reason(ev) or data.data_skipped or data.down_skipped) is not None:
         return verdict("downgrade-keeps-data", config, [], skipped=reason)
     if data.lost is None:
-        return verdict("downgrade-keeps-data", config, [], skipped="the migrations do not go up and down over data")
+        return verdict("downgrade-keeps-data", config, [], skipped="the new revisions did not go up and down over rows")
     findings = [Finding(message=change.text) for change in data.lost]
     return verdict("downgrade-keeps-data", config, findings,
                    passed=f"{_plural(data.compared_tables, 'table')} kept every row through upgrade and downgrade",

@@ -1,65 +1,18 @@
-"""Checks judged from a live run's Evidence (see catalog.py for what each catches)."""
+"""Checks judged from a live run's Evidence (see migbot/catalog.py for what each catches)."""
 
 from __future__ import annotations
 
+from migbot.checks.findings import (
+    NO_NEW_REVISIONS, diff_finding, error_finding, live_skip_reason, load_hint, revision_file, same_failure,
+)
+from migbot.checks.reversibility import downgrade_behaviour
 from migbot.checks.verdict import verdict
 from migbot.config import MigbotConfig
+from migbot.evidence import Evidence, Trip
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import CheckResult, Drift, DriftItem, Finding
-from migbot.run.client import StepOutcome
-from migbot.run.stairway import Evidence
-from migbot.snapshot.compare import AFTER_DOWNGRADE, AFTER_SECOND_UPGRADE, SchemaDiff
-
-MAX_DIFF_LINES = 25
-
-
-def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, file: str | None = None) -> Finding:
-    err = outcome.error
-    assert err is not None
-    if err.kind in ("timeout", "crash", "wrong-database"):
-        text = err.message
-    else:
-        text = f"{err.type}: {err.message}"
-    details = [err.traceback.strip()] if err.traceback and err.kind not in ("wrong-database",) else []
-    return Finding(message=f"{what}: {text}", revision=err.revision or revision, file=err.file or file,
-                   line=err.line if err.file else None, details=details)
-
-
-def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
-    """Advice for a failure to load env.py and the models, by what the error says."""
-    err = outcome.error
-    if err is None or err.kind in ("wrong-database", "crash"):
-        return None
-    text = f"{err.type}: {err.message}"
-    if err.kind == "timeout":
-        return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
-    if err.type in ("ModuleNotFoundError", "ImportError"):
-        return (f"A module could not be imported with {interpreter or 'the project interpreter'}. If it is a "
-                "dependency, point `python` in [tool.migbot] at your project's virtualenv; if it is your own "
-                "package, add its folder to `sys-path`.")
-    if "validation error" in text and ("Field required" in text or "Input should" in text):
-        return ("Your settings class rejected the environment migbot gave it. Give the variables it needs "
-                "values with the `env` table in [tool.migbot], e.g. env = { SECRET_KEY = \"ci-only\" }.")
-    if err.type == "SyntaxError":
-        return "Fix the syntax error at the location shown (revision-syntax lists every file that does not parse)."
-    if "is not present" in err.message or err.type in ("KeyError", "RevisionError", "ResolutionError"):
-        return "A down_revision points at a revision that does not exist (see down-revisions-exist)."
-    if err.type == "OperationalError":
-        return "env.py could not talk to the database: it should build its URL from sqlalchemy.url or DATABASE_URL."
-    return None
-
-
-def _diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None,
-                  verbs: dict[str, str]) -> Finding:
-    return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
-
-
-def revision_file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
-    static = plan.revision_file(revision)
-    if static is not None:
-        return static.path
-    live = ev.head_graph.by_id.get(revision) if ev.head_graph else None
-    return live.path if live else None
+from migbot.report.wording import drift_sentence
+from migbot.snapshot.compare import AFTER_DOWNGRADE, AFTER_SECOND_UPGRADE
 
 
 def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
@@ -72,17 +25,20 @@ def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         return verdict("env-loads", config, [finding])
     info = load.result
     models = "" if info.get("has_metadata") else "; env.py sets no target_metadata, so model drift cannot be checked"
+    count = len(ev.alembic.revisions) if ev.alembic else 0
     return verdict("env-loads", config, [],
-                   passed=f"{len(info.get('revisions', []))} revisions and {len(ev.imported_files)} project modules "
-                   f"loaded in {load.seconds:.1f} s{models}")
+                   passed=f"Alembic loaded {count} revision{'' if count == 1 else 's'}; {len(ev.imported_files)} "
+                   f"project modules imported{models}")
 
 
 def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     if not ev.base_has_alembic:
-        return verdict("base-builds", config, [], passed="no Alembic project at the base: starting from an empty database")
+        return verdict("base-builds", config, [],
+                       passed="no Alembic project at the base: starting from an empty database")
     base, head = ev.base_load, ev.head_load
     if base is not None and not base.ok and head is not None and not head.ok and same_failure(base, head):
-        return verdict("base-builds", config, [], skipped="env.py fails to load at base just as at head (see env-loads)")
+        return verdict("base-builds", config, [],
+                       skipped="env.py fails to load at base just as at head (see env-loads)")
     for what, outcome in (("loading env.py at base", ev.base_load), ("the bootstrap command", ev.base_bootstrap),
                           ("alembic upgrade heads at base", ev.base_upgrade)):
         if outcome is not None and not outcome.ok:
@@ -93,35 +49,19 @@ def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckR
     if ev.base_snapshot is None:
         return verdict("base-builds", config, [], skipped=ev.live_skipped or "not run")
     heads = ", ".join(ev.base_heads) or "no revision"
-    seconds = sum(o.seconds for o in (ev.base_bootstrap, ev.base_upgrade) if o is not None)
-    return verdict("base-builds", config, [], passed=f"base built at {heads} in {seconds:.2f} s")
-
-
-def same_failure(a: StepOutcome, b: StepOutcome) -> bool:
-    """The same error in the same place (messages may echo the tree's own database name)."""
-    def key(outcome: StepOutcome) -> tuple:
-        err = outcome.error
-        return err.type, err.file, err.line, (err.message.splitlines() or [""])[0]
-    return key(a) == key(b)
-
-
-def live_skip_reason(ev: Evidence) -> str | None:
-    if ev.live_skipped:
-        return ev.live_skipped
-    if ev.head_load is None:
-        return "not run"
-    return None
+    return verdict("base-builds", config, [], passed=f"base built at {heads}")
 
 
 def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     if (reason := live_skip_reason(ev)) is not None:
         return verdict("upgrade", config, [], skipped=reason)
     if ev.stairway_skipped:
-        # The cause (a deleted base revision) is base-migrations-unchanged's finding.
+        # The cause (a deleted base revision, a plan Alembic refused) is reported where it belongs.
         return verdict("upgrade", config, [], skipped=ev.stairway_skipped)
     if not ev.new_revisions:
-        return verdict("upgrade", config, [], passed="the branch adds no revisions")
-    findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision, revision_file(plan, ev, t.revision))
+        return verdict("upgrade", config, [], passed=NO_NEW_REVISIONS)
+    findings = [error_finding(f"{t.revision}: upgrade failed", t.upgrade, t.revision,
+                              revision_file(plan, ev, t.revision))
                 for t in ev.trips if t.upgrade is not None and not t.upgrade.ok]
     rt = ev.roundtrip
     if ev.head_upgrade is not None and not ev.head_upgrade.ok and rt.up is None and rt.up_again is None:
@@ -134,21 +74,38 @@ def upgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResul
     failed = findings[0].message if findings else ""
     if not_run:
         failed += f" ({len(not_run)} later revision{'s' if len(not_run) > 1 else ''} not tried)"
-    total = sum(t.upgrade.seconds for t in ev.trips if t.upgrade is not None)
+    n = len(ev.trips)
     return verdict("upgrade", config, findings, failed=failed,
-                   passed=f"{len(ev.trips)} new revision{'s upgrade' if len(ev.trips) != 1 else ' upgrades'} ({total:.2f} s)")
+                   passed=f"{n} new revision{'s upgrade' if n != 1 else ' upgrades'}, in Alembic's order")
+
+
+def down_side_skip(plan: ProjectPlan, trip: Trip, config: MigbotConfig) -> str | None:
+    """Why the checks of what a downgrade does leave this revision out: reversible-downgrades
+    owns a downgrade that refuses or does nothing, and allow-irreversible may excuse it."""
+    behaviour = downgrade_behaviour(trip)
+    if behaviour is None:
+        return None
+    allowed = config.allowed_irreversible(trip.revision)
+    if allowed:
+        return f"{trip.revision}: allowed to be irreversible ({allowed.reason})"
+    return f"{trip.revision}: its downgrade {behaviour} (see reversible-downgrades)"
 
 
 def _stairway_check(check_id: str, plan: ProjectPlan, ev: Evidence, config: MigbotConfig, step: str,
                     judge) -> CheckResult:
     if (reason := live_skip_reason(ev)) is not None:
         return verdict(check_id, config, [], skipped=reason)
+    if ev.stairway_skipped:
+        return verdict(check_id, config, [], skipped=ev.stairway_skipped)
     if not ev.new_revisions:
-        return verdict(check_id, config, [], passed="the branch adds no revisions")
+        return verdict(check_id, config, [], passed=NO_NEW_REVISIONS)
     findings, ran, skipped = [], 0, []
     for trip in ev.trips:
-        if step in trip.skipped:
-            skipped.append(f"{trip.revision}: {trip.skipped[step]}")
+        left_out = down_side_skip(plan, trip, config) if trip.upgrade is not None and trip.upgrade.ok else None
+        if left_out is None and step in trip.skipped:
+            left_out = f"{trip.revision}: {trip.skipped[step]}"
+        if left_out is not None:
+            skipped.append(left_out)
             continue
         ran += 1
         finding = judge(trip, revision_file(plan, ev, trip.revision))
@@ -158,7 +115,7 @@ def _stairway_check(check_id: str, plan: ProjectPlan, ev: Evidence, config: Migb
         return verdict(check_id, config, [], skipped="; ".join(skipped))
     passed = f"{ran} revision{'s' if ran != 1 else ''} checked"
     if skipped:
-        passed += f"; skipped {'; '.join(skipped)}"
+        passed += f"; left out {'; '.join(skipped)}"
     return verdict(check_id, config, findings, passed=passed)
 
 
@@ -174,7 +131,7 @@ def downgrade_restores_schema(plan: ProjectPlan, ev: Evidence, config: MigbotCon
     def judge(trip, file):
         if trip.restored is not None and not trip.restored.empty:
             n = len(trip.restored.changes)
-            return _diff_finding(f"{trip.revision}: after downgrade the schema differs from before the upgrade "
+            return diff_finding(f"{trip.revision}: after downgrade the schema differs from before the upgrade "
                                  f"({n} difference{'s' if n != 1 else ''})", trip.restored, trip.revision, file,
                                  AFTER_DOWNGRADE)
         return None
@@ -187,7 +144,7 @@ def reupgrade(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
             return error_finding(f"{trip.revision}: upgrading again after the downgrade failed", trip.reupgrade,
                                  trip.revision, file)
         if trip.reupgraded is not None and not trip.reupgraded.empty:
-            return _diff_finding(f"{trip.revision}: the second upgrade gives a different schema than the first",
+            return diff_finding(f"{trip.revision}: the second upgrade gives a different schema than the first",
                                  trip.reupgraded, trip.revision, file, AFTER_SECOND_UPGRADE)
         return None
     return _stairway_check("reupgrade", plan, ev, config, "reupgrade", judge)
@@ -198,25 +155,77 @@ def roundtrip(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         return verdict("roundtrip", config, [], skipped=reason)
     rt = ev.roundtrip
     if not ev.new_revisions and not ev.stairway_skipped:
-        return verdict("roundtrip", config, [], passed="the branch adds no revisions")
+        return verdict("roundtrip", config, [], passed=NO_NEW_REVISIONS)
     if rt.skipped:
         return verdict("roundtrip", config, [], skipped=rt.skipped)
+    base = f"base heads ({', '.join(ev.base_heads)})" if ev.base_heads else "base (an empty database)"
     findings = []
     if rt.up is not None and not rt.up.ok:
         findings.append(error_finding("upgrade heads from the base state failed", rt.up))
     if rt.down is not None and not rt.down.ok:
-        findings.append(error_finding(f"downgrade to {rt.down_target} failed", rt.down))
+        findings.append(error_finding(f"going down to the {base} failed", rt.down))
+    if rt.down_heads is not None and rt.down_heads != sorted(ev.base_heads):
+        held = ", ".join(rt.down_heads) or "nothing"
+        findings.append(Finding(message=f"after going down, alembic_version holds {held}, not the {base}"))
     if rt.down_diff is not None and not rt.down_diff.empty:
-        findings.append(_diff_finding(f"after downgrading to {rt.down_target} the schema differs from the base",
+        findings.append(diff_finding(f"after going down to the {base} the schema differs from the base",
                                       rt.down_diff, None, None, AFTER_DOWNGRADE))
     if rt.up_again is not None and not rt.up_again.ok:
         findings.append(error_finding("upgrading to heads again failed", rt.up_again))
     if rt.up_diff is not None and not rt.up_diff.empty:
-        findings.append(_diff_finding("the second upgrade to heads gives a different schema", rt.up_diff, None, None,
+        findings.append(diff_finding("the second upgrade to heads gives a different schema", rt.up_diff, None, None,
                                       AFTER_SECOND_UPGRADE))
-    seconds = sum(o.seconds for o in (rt.up, rt.down, rt.up_again) if o is not None)
     return verdict("roundtrip", config, findings,
-                   passed=f"base → head → {rt.down_target} → head, schema identical ({seconds:.2f} s)")
+                   passed=f"head → {base} → head in one run each way, schema identical")
+
+
+def edited_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    edited = [c for c in plan.revision_changes if c.change == "downgrade-edited"]
+    if not edited:
+        return verdict("edited-downgrades", config, [], passed="the branch edits no base revision's downgrade")
+    if (reason := live_skip_reason(ev) or ev.stairway_skipped) is not None:
+        return verdict("edited-downgrades", config, [], skipped=reason)
+    findings, ran = [], []
+    for run in ev.edited_downgrades:
+        file = revision_file(plan, ev, run.revision)
+        if run.skipped:
+            findings.append(Finding(message=f"{run.revision}: not run: {run.skipped}", revision=run.revision,
+                                    file=file, severity="warning"))
+            continue
+        path = " → ".join(run.unapplied)
+        if run.down is not None and not run.down.ok:
+            findings.append(error_finding(f"{run.revision}: the edited downgrade failed going down ({path})", run.down,
+                                          run.revision, file))
+        elif run.up is not None and not run.up.ok:
+            findings.append(error_finding(f"{run.revision}: upgrading again after the edited downgrade failed", run.up,
+                                          run.revision, file))
+        elif run.restored is not None and not run.restored.empty:
+            findings.append(diff_finding(f"{run.revision}: after the edited downgrade and the upgrade again, the "
+                                          "schema differs from the base", run.restored, run.revision, file,
+                                          AFTER_SECOND_UPGRADE))
+        else:
+            ran.append(f"{run.revision} (down {path}, and up again)")
+    return verdict("edited-downgrades", config, findings,
+                   passed="ran with the branch's code, schema restored: " + ", ".join(ran))
+
+
+def revisions_loaded(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    if ev.alembic is None:
+        return verdict("revisions-loaded", config, [], skipped=live_skip_reason(ev) or "Alembic's map was not read")
+    findings = [Finding(message=f"{path} reads like a revision file, and the branch adds or changes it, but no "
+                        "Alembic history in the repository loads it", file=path)
+                for path in ev.unloaded_revision_files]
+    new = [c for c in plan.revision_changes if c.change == "added"]
+    if not findings and plan.revision_like_changes and not ev.new_revisions and new:
+        findings.append(Finding(message=f"the branch adds {len(new)} revision file{'s' if len(new) != 1 else ''}, but "
+                                "Alembic applies no new revision from the base heads", file=new[0].path))
+    n = len(ev.alembic.revisions)
+    return verdict("revisions-loaded", config, findings,
+                   passed=f"Alembic loads {n} revision{'' if n == 1 else 's'} from "
+                   + (", ".join(f"`{d or '.'}`" for d in ev.alembic.version_dirs) or "its script location")
+                   + (f"; the branch's {len(plan.revision_like_changes)} changed revision file"
+                      f"{'s are' if len(plan.revision_like_changes) != 1 else ' is'} among them"
+                      if plan.revision_like_changes else ""))
 
 
 def classify_drift(ev: Evidence) -> Drift:
@@ -227,11 +236,11 @@ def classify_drift(ev: Evidence) -> Drift:
         return Drift(checked=False, note=f"compare_metadata failed at head: {head.error.message}")
     if not head.result.get("has_metadata"):
         return Drift(checked=False, note="env.py sets no target_metadata")
-    head_items = {d["key"]: DriftItem(**d) for d in head.result["diffs"]}
+    head_items = {d["key"]: _drift_item(d) for d in head.result["facts"]}
     base_items: dict[str, DriftItem] = {}
     note = ""
     if ev.base_drift is not None and ev.base_drift.ok and ev.base_drift.result.get("has_metadata"):
-        base_items = {d["key"]: DriftItem(**d) for d in ev.base_drift.result["diffs"]}
+        base_items = {d["key"]: _drift_item(d) for d in ev.base_drift.result["facts"]}
     elif ev.base_has_alembic:
         note = "drift at base unknown (" + (
             ev.base_drift.error.message if ev.base_drift is not None and ev.base_drift.error
@@ -259,9 +268,16 @@ def model_drift(plan: ProjectPlan, ev: Evidence, config: MigbotConfig, drift: Dr
         extra.append(f"{len(drift.existing)} already at base")
     if drift.fixed:
         extra.append(f"{len(drift.fixed)} fixed by this branch")
+    if ev.drift_in_fresh_worker:
+        extra.append("compared in a fresh worker: a migration changed the models' metadata in memory")
     tail = f" ({'; '.join(extra)})" if extra else ""
     n = len(drift.introduced)
     return verdict("model-drift", config, findings,
                    passed=f"the branch introduces no drift{tail}",
                    failed=f"the branch introduces {n} difference{'s' if n != 1 else ''} between models and "
                    f"database{tail}")
+
+
+def _drift_item(fact: dict) -> DriftItem:
+    return DriftItem(kind=fact["kind"], table=fact.get("table"), object=fact.get("object"), text=drift_sentence(fact),
+                     key=fact["key"])

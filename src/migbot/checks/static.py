@@ -1,22 +1,27 @@
-"""Checks that read the revision files only (see catalog.py for what each catches)."""
+"""Checks that read the revision files (see migbot/catalog.py for what each catches). They run
+without executing anything; where the live run read Alembic's own map, its heads win."""
 
 from __future__ import annotations
 
 from migbot.checks.verdict import verdict
 from migbot.config import MigbotConfig
+from migbot.evidence import Evidence
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import CheckResult, Finding
 
 
-def revision_syntax(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
+def revision_syntax(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
     findings = [
         Finding(message=f"syntax error: {f.syntax_error}", file=f.path, line=f.syntax_error_line)
         for f in plan.head.files if f.syntax_error
     ]
-    return verdict("revision-syntax", config, findings, passed=f"{len(plan.head.files)} revision files parse")
+    if not plan.head.files:
+        return verdict("revision-syntax", config, [], skipped="the project has no revision files at head")
+    n = len(plan.head.files)
+    return verdict("revision-syntax", config, findings, passed=f"{n} revision file{'s parse' if n != 1 else ' parses'}")
 
 
-def unique_revision_ids(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
+def unique_revision_ids(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
     findings = []
     for rev_id, files in plan.head.graph.duplicates.items():
         paths = ", ".join(f.path for f in files)
@@ -32,7 +37,7 @@ def unique_revision_ids(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
     return verdict("unique-revision-ids", config, findings, passed="every revision id is unique")
 
 
-def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
+def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
     findings = [
         Finding(message=f"{rev.revision}: {field} {parent!r} is not the id of any revision",
                 revision=rev.revision, file=rev.path, line=rev.down_revision_line if field == "down_revision" else None)
@@ -47,17 +52,20 @@ def _describe_heads(plan: ProjectPlan, heads: list[str]) -> list[Finding]:
                     line=graph.by_id[h].down_revision_line) for h in heads if h in graph.by_id]
 
 
-def single_head(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
-    heads = plan.head.graph.heads()
-    allowed = max(1, len(plan.merge_base.graph.heads()))
+def single_head(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
+    live = ev is not None and ev.alembic is not None
+    heads = sorted(ev.alembic.heads) if live else plan.head.graph.heads()
+    base_heads = sorted(ev.base_map.heads) if live and ev.base_map is not None else plan.merge_base.graph.heads()
+    allowed = max(1, len(base_heads))
+    source = " in Alembic's map" if live else ""
     if len(heads) <= allowed:
-        return verdict("single-head", config, [], passed=f"head: {', '.join(heads) or 'no revisions'}")
+        return verdict("single-head", config, [], passed=f"head{source}: {', '.join(heads) or 'no revisions'}")
     findings = _describe_heads(plan, heads)
     return verdict("single-head", config, findings,
-                   failed=f"the branch has {len(heads)} heads ({', '.join(heads)}); the base had {allowed}")
+                   failed=f"the branch has {len(heads)} heads ({', '.join(heads)}){source}; the base had {allowed}")
 
 
-def single_head_after_merge(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
+def single_head_after_merge(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
     if plan.base_tip.commit == plan.merge_base.commit:
         return verdict("single-head-after-merge", config, [],
                        passed="the base branch has not moved since this branch was cut")
@@ -73,57 +81,55 @@ def single_head_after_merge(plan: ProjectPlan, config: MigbotConfig) -> CheckRes
     )
 
 
-def base_migrations_unchanged(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
+def base_migrations_unchanged(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
     findings = []
-    reformatted = 0
+    cosmetic = 0
     for change in plan.revision_changes:
+        rev = change.revision
+        where = dict(revision=rev.revision, file=change.path)
         if change.change == "modified":
+            what = ", ".join(_part_name(p) for p in change.changed_parts) or "its code"
             findings.append(Finding(
-                message=f"{change.revision.revision} exists on the base branch and was edited",
-                revision=change.revision.revision, file=change.path, line=change.first_changed_line))
+                message=f"{rev.revision} exists on the base branch, and the branch changes {what}",
+                line=change.first_changed_line,
+                hint="Databases that already ran it never run the new version: revert the edit, and make the change "
+                "in a new revision (`alembic revision`).", **where))
+        elif change.change == "downgrade-edited":
+            findings.append(Finding(
+                message=f"{rev.revision} exists on the base branch, and the branch edits only its downgrade()",
+                line=change.first_changed_line, severity="warning",
+                hint="Fixing a downgrade is legitimate: databases that applied it run the new one when they roll back. "
+                "migbot ran it (see edited-downgrades).", **where))
         elif change.change == "deleted":
             findings.append(Finding(
-                message=f"{change.revision.revision} exists on the base branch and was deleted",
-                revision=change.revision.revision, file=change.path))
+                message=f"{rev.revision} exists on the base branch and was deleted",
+                hint="Databases at this revision can no longer be upgraded or downgraded past it: restore the file.",
+                **where))
         elif change.change == "reformatted":
-            reformatted += 1
-    note = f"; {reformatted} reformatted without code changes" if reformatted else ""
+            cosmetic += 1
+    note = f"; {cosmetic} changed in comments, docstrings, annotations, imports or formatting only" if cosmetic else ""
     return verdict("base-migrations-unchanged", config, findings,
                    passed=f"no base revision was edited{note}")
 
 
-def reversible_downgrades(plan: ProjectPlan, config: MigbotConfig) -> CheckResult:
-    findings, allowed = [], []
-    how = {"empty": "is empty", "not-implemented": "raises NotImplementedError", "raises": "only raises an exception",
-           "missing": "is missing"}
-    for change in plan.revision_changes:
-        rev = change.new
-        if change.change != "added" or rev is None or not rev.irreversible:
-            continue
-        exemption = config.allowed_irreversible(rev.revision or "")
-        if exemption:
-            allowed.append(f"{rev.revision} ({exemption.reason})")
-            continue
-        findings.append(Finding(message=f"{rev.revision}: downgrade() {how[rev.downgrade]}", revision=rev.revision,
-                                file=rev.path, line=rev.downgrade_line or rev.revision_line))
-    passed = "every new revision has a downgrade"
-    if allowed:
-        passed += "; allowed to be irreversible: " + ", ".join(allowed)
-    return verdict("reversible-downgrades", config, findings, passed=passed)
+def _part_name(part: str) -> str:
+    """A meaning part as a reader names it: upgrade(), down_revision, module-level code."""
+    if part.startswith("def "):
+        return part[4:] + "()"
+    return part.rstrip(" =") if part.endswith(" =") else "module-level code"
 
 
 STATIC_CHECKS = (revision_syntax, unique_revision_ids, down_revisions_exist, single_head, single_head_after_merge,
-                 base_migrations_unchanged, reversible_downgrades)
+                 base_migrations_unchanged)
 # These read the revision graph or every new file: one unreadable file makes them guesswork.
-NEEDS_EVERY_FILE = {"unique-revision-ids", "down-revisions-exist", "single-head", "single-head-after-merge",
-                    "reversible-downgrades"}
+NEEDS_EVERY_FILE = {"unique-revision-ids", "down-revisions-exist", "single-head", "single-head-after-merge"}
 
 
-def run_static_checks(plan: ProjectPlan, config: MigbotConfig) -> list[CheckResult]:
+def run_static_checks(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> list[CheckResult]:
     unreadable = [f.path for f in plan.head.files if f.syntax_error]
     results = []
     for check in STATIC_CHECKS:
-        result = check(plan, config)
+        result = check(plan, config, ev)
         if unreadable and result.id in NEEDS_EVERY_FILE and result.status != "off":
             shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
             result = verdict(result.id, config, [], skipped=f"{shown} cannot be parsed (see revision-syntax)")

@@ -1,10 +1,15 @@
 """Finding Alembic projects in a commit and reading where their revisions live.
 
-An Alembic project is an alembic.ini (anywhere; a monorepo may hold several)
-with an [alembic] section. Its script_location may be a path relative to the
-ini's directory, use %(here)s, or name a package ("myapp:migrations"); its
-version_locations may list several directories. Alembic 1.16+ may keep those
-keys in pyproject.toml's [tool.alembic] next to the ini instead.
+An Alembic project is any `*.ini` file with an [alembic] section (anywhere; a
+monorepo may hold several, and one folder may hold two histories, such as
+alembic.ini and alembic_audit.ini). Its script_location may be a path relative to
+the ini's directory, use %(here)s, or name a package resource ("myapp:db:migrations",
+every colon after the package a path separator, as Alembic reads it); its
+version_locations may list several directories. Alembic 1.16+ may keep those keys in
+pyproject.toml's [tool.alembic] next to the ini instead.
+
+This is the static reading, made before anything runs. The live run asks Alembic
+itself, after env.py ran, and the plan follows Alembic where the two differ.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -44,6 +50,9 @@ class AlembicProject:
 
     @property
     def name(self) -> str:
+        """The folder, or the ini's path when it is not named alembic.ini (a second history)."""
+        if PurePosixPath(self.ini_path).name != "alembic.ini":
+            return self.ini_path
         return self.directory or "."
 
     @property
@@ -62,13 +71,31 @@ class AlembicProject:
         return parent in self.version_dirs
 
 
-def find_ini_files(files: list[str]) -> list[str]:
-    found = []
-    for path in files:
-        parts = PurePosixPath(path).parts
-        if parts[-1] == "alembic.ini" and not any(p in SKIP_DIRS for p in parts[:-1]):
-            found.append(path)
-    return sorted(found, key=lambda p: (p.count("/"), p))
+@dataclass
+class FoundProjects:
+    inis: list[str]  # to verify
+    skipped: list[tuple[str, str]]  # (ini path, why it is not verified)
+
+
+def find_projects(files: list[str], read: Callable[[list[str]], dict[str, bytes]]) -> FoundProjects:
+    """Every *.ini of the commit with an [alembic] section: the ones to verify, and the ones
+    in folders migbot does not search, with that reason."""
+    candidates = [path for path in files if path.endswith(".ini")]
+    contents = read(candidates) if candidates else {}
+    inis, skipped = [], []
+    for path in sorted(candidates, key=lambda p: (p.count("/"), p)):
+        if not _has_alembic_section(contents.get(path, b"")):
+            continue
+        folder = next((part for part in PurePosixPath(path).parts[:-1] if part in SKIP_DIRS), None)
+        if folder is not None:
+            skipped.append((path, f"it is under a `{folder}/` folder, which migbot does not search"))
+        else:
+            inis.append(path)
+    return FoundProjects(inis, skipped)
+
+
+def _has_alembic_section(content: bytes) -> bool:
+    return re.search(rb"^[ \t]*\[alembic\][ \t]*$", content, re.MULTILINE) is not None
 
 
 def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], extra_roots: list[str]) -> AlembicProject:
@@ -140,7 +167,9 @@ def _resolve_location(value: str, ini_dir: str, roots: list[str], files: list[st
     """A repo-relative directory for a script_location or version_locations entry."""
     value = value.strip()
     if ":" in value and not value.startswith("%(here)s") and "/" not in value.split(":", 1)[0]:
-        package, resource = value.split(":", 1)
+        # Alembic: the package, then every colon-separated token a path segment below it.
+        package, *segments = value.split(":")
+        resource = "/".join(s for s in segments if s)
         package_dir = package.replace(".", "/")
         for root in roots:
             candidate = _join(root, package_dir)

@@ -1,8 +1,14 @@
 """What a revision file says, read with `ast` and never executed.
 
 Gives the revision id, its parents, a one-line "what it does" built from the
-op.* calls of upgrade(), whether downgrade() is a real one, and a fingerprint
-that ignores formatting, comments and docstrings (so a reformat is not an edit).
+op.* calls of upgrade(), and what the file means, part by part (each function, each
+module-level assignment), ignoring formatting, comments, docstrings, type annotations
+and imports: so a reformat is not an edit, and an edit confined to downgrade() can be
+told from one that changes what the revision does on the way up.
+
+This reading is for the checks that run before anything executes (syntax, ids,
+links) and for descriptions. Which files are revisions, and in what order they run,
+is Alembic's to say (see run/executor.py).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ class RevisionFile:
     down_revision_line: int | None = None
     syntax_error: str | None = None
     syntax_error_line: int | None = None
-    fingerprint: str = ""
+    fingerprint: str = ""  # what the file means (see meaning())
+    parts: dict[str, str] = field(default_factory=dict)  # "def upgrade", "revision =", ... -> digest
     text_hash: str = ""
 
     @property
@@ -86,7 +93,8 @@ def parse_revision(path: str, source: bytes) -> RevisionFile:
         info.downgrade = _downgrade_kind(functions["downgrade"])
     else:
         info.downgrade = "missing"
-    info.fingerprint = hashlib.sha256(ast.dump(_without_docstrings(tree)).encode()).hexdigest()
+    info.parts = meaning(tree)
+    info.fingerprint = hashlib.sha256(repr(sorted(info.parts.items())).encode()).hexdigest()
     return info
 
 
@@ -140,6 +148,24 @@ def _downgrade_kind(fn: ast.FunctionDef) -> str:
     return "ok"
 
 
+def meaning(tree: ast.Module) -> dict[str, str]:
+    """A digest per meaningful top-level part: each function by name, each assignment by
+    target, any other statement by position. Docstrings, type annotations and imports do not
+    count (imports only make names available; a missing one fails when Alembic loads the file)."""
+    parts: dict[str, str] = {}
+    for position, node in enumerate(_without_annotations(_without_docstrings(tree)).body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            key = f"def {node.name}"
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            key = f"{node.targets[0].id} ="
+        else:
+            key = f"statement {position}"
+        parts[key] = hashlib.sha256(ast.dump(node).encode()).hexdigest()[:16]
+    return parts
+
+
 def _without_docstrings(tree: ast.Module) -> ast.Module:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -147,6 +173,30 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
     return tree
+
+
+class _DropAnnotations(ast.NodeTransformer):
+    def visit_FunctionDef(self, node):  # noqa: N802 - ast's visitor naming
+        node.returns = None
+        node.type_comment = None
+        self.generic_visit(node)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_arg(self, node):  # noqa: N802
+        node.annotation = None
+        node.type_comment = None
+        return node
+
+    def visit_AnnAssign(self, node):  # noqa: N802
+        if node.value is None:
+            return None  # `x: int` alone does nothing at run time
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno), node)
+
+
+def _without_annotations(tree: ast.Module) -> ast.Module:
+    return ast.fix_missing_locations(_DropAnnotations().visit(tree))
 
 
 # --- "what it does" -------------------------------------------------------------------

@@ -29,7 +29,7 @@ from migbot.report.fit import fit_markdown
 from migbot.report.markdown import fenced, inline_text
 from migbot.report.model import Report
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
-from migbot.run.context import Redactor
+from migbot.redact import Redactor
 
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 REPORT_PATH = ".migbot/report.json"  # relative to the workspace, so later steps can upload it

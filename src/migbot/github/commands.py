@@ -7,7 +7,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from migbot.checks.catalog import BY_ID
+from migbot.catalog import BY_ID
 
 PREFIX = "/migbot"
 COMMANDS = {

@@ -1,4 +1,8 @@
-"""A revision graph built from statically parsed revision files."""
+"""A revision graph built from statically parsed revision files.
+
+It serves the checks that run before anything executes (duplicate ids, broken links,
+heads, heads after merge). The order in which revisions run comes from Alembic itself
+(see run/executor.py), never from here."""
 
 from __future__ import annotations
 
@@ -45,39 +49,6 @@ class RevisionGraph:
                         if d not in self.by_id and d not in labels
                         and sum(1 for r in self.by_id if r.startswith(d)) != 1]
         return missing
-
-    def ancestors(self, revision: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.by_id[revision].down_revisions) if revision in self.by_id else []
-        while stack:
-            current = stack.pop()
-            if current in seen or current not in self.by_id:
-                continue
-            seen.add(current)
-            stack.extend(self.by_id[current].down_revisions)
-        return seen
-
-    def topological(self, subset: set[str]) -> list[str]:
-        """The revisions of `subset`, parents before children, ties by file path.
-
-        Iterative: a chain of thousands of revisions must not hit the recursion limit.
-        Revisions caught in a cycle (which Alembic rejects) come last, once each."""
-        pending = {r: {p for p in self.by_id[r].down_revisions if p in subset} for r in subset}
-        ready = sorted((r for r, parents in pending.items() if not parents), key=self._order_key, reverse=True)
-        order: list[str] = []
-        while ready:
-            rev_id = ready.pop()
-            order.append(rev_id)
-            for child in sorted(self.children.get(rev_id, ()), key=self._order_key, reverse=True):
-                if child in pending and rev_id in pending[child]:
-                    pending[child].discard(rev_id)
-                    if not pending[child]:
-                        ready.append(child)
-        placed = set(order)
-        return order + sorted((r for r in subset if r not in placed), key=self._order_key)
-
-    def _order_key(self, rev_id: str) -> str:
-        return self.by_id[rev_id].path
 
     @staticmethod
     def merged(*graphs: "RevisionGraph") -> "RevisionGraph":

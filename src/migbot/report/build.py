@@ -3,15 +3,14 @@ plan, the live evidence and the check verdicts."""
 
 from __future__ import annotations
 
+from migbot.evidence import Evidence, SeedRun, StepOutcome, Trip
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import (
     CheckResult, Drift, Heads, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, SeedData, SeedSetRun, Step,
     TaskSummary, Timing, Verification,
 )
-from migbot.run.client import StepOutcome
-from migbot.run.data import SeedRun
-from migbot.run.stairway import Evidence, Trip
-from migbot.snapshot.compare import SchemaDiff, compare
+from migbot.snapshot.compare import compare
+from migbot.snapshot.types import SchemaDiff
 
 MAX_CHANGE_LINES = 20
 
@@ -35,16 +34,16 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
         result="fail" if any(c.status == "fail" for c in checks) else "pass",
         base_has_alembic=ev.base_has_alembic,
         heads=Heads(
-            merge_base=plan.merge_base.graph.heads(),
+            merge_base=sorted(ev.base_map.heads) if ev.base_map else plan.merge_base.graph.heads(),
             base_tip=plan.base_tip.graph.heads(),
-            head=plan.head.graph.heads(),
+            head=sorted(ev.alembic.heads) if ev.alembic else plan.head.graph.heads(),
             after_merge=plan.after_merge.heads(),
             database_at_base=ev.base_heads,
             database_at_head=ev.head_heads,
         ),
         summary=summary,
         checks=checks,
-        stairway=[_revision_run(plan, trip) for trip in ev.trips],
+        stairway=[_revision_run(plan, ev, trip) for trip in ev.trips],
         drift=drift,
         seeds=seeds,
         timings=[Timing(step=label, seconds=seconds) for label, seconds in ev.timings],
@@ -68,20 +67,29 @@ def _differences(n: int) -> str:
     return f"{n} schema difference{'' if n == 1 else 's'}"
 
 
-def _revision_run(plan: ProjectPlan, trip: Trip) -> RevisionRun:
+def _revision_run(plan: ProjectPlan, ev: Evidence, trip: Trip) -> RevisionRun:
     static = plan.revision_file(trip.revision)
+    live = ev.alembic.revisions.get(trip.revision) if ev.alembic else None
     restored_skip = trip.skipped.get("restored")
     if restored_skip is None and trip.restored is None:
         restored_skip = "not run"
+    if restored_skip is None and trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+        restored_skip = "the downgrade did nothing"
     restored = (Step(status="skip", note=restored_skip) if restored_skip is not None else
                 Step(status="fail", note=_differences(len(trip.restored.changes))) if not trip.restored.empty
                 else Step(status="pass"))
+    downgrade = _step(trip.downgrade, trip.skipped.get("downgrade"))
+    if trip.downgrade is not None and not trip.downgrade.ok and trip.downgrade.error.deliberate:
+        downgrade = Step(status="skip", seconds=round(trip.downgrade.seconds, 3),
+                         note=f"raises on purpose ({trip.downgrade.error.type})")
+    elif restored_skip == "the downgrade did nothing":
+        downgrade = Step(status="skip", seconds=round(trip.downgrade.seconds, 3), note="does nothing")
     return RevisionRun(
         revision=trip.revision,
-        file=static.path if static else None,
-        description=static.summary if static else "",
+        file=(live.path if live else None) or (static.path if static else None),
+        description=static.summary if static else (live.doc if live else ""),
         upgrade=_step(trip.upgrade, trip.skipped.get("upgrade")),
-        downgrade=_step(trip.downgrade, trip.skipped.get("downgrade")),
+        downgrade=downgrade,
         schema_restored=restored,
         reupgrade=_step(trip.reupgrade, trip.skipped.get("reupgrade"), trip.reupgraded),
     )
@@ -89,7 +97,8 @@ def _revision_run(plan: ProjectPlan, trip: Trip) -> RevisionRun:
 
 def _changes_made(plan: ProjectPlan, diff: SchemaDiff | None) -> list[str]:
     lines = []
-    verbs = {"added": "Adds", "modified": "Edits", "deleted": "Deletes", "reformatted": "Reformats"}
+    verbs = {"added": "Adds", "modified": "Edits", "downgrade-edited": "Edits the downgrade of", "deleted": "Deletes",
+             "reformatted": "Reformats"}
     for change in plan.revision_changes:
         rev = change.revision
         what = f" ({rev.summary})" if change.change == "added" else ""
@@ -97,7 +106,8 @@ def _changes_made(plan: ProjectPlan, diff: SchemaDiff | None) -> list[str]:
     if diff is not None:
         schema_lines = [_sentence(c) for c in _headline_changes(diff)]
         if len(schema_lines) > MAX_CHANGE_LINES:
-            schema_lines = schema_lines[:MAX_CHANGE_LINES] + [f"... and {len(schema_lines) - MAX_CHANGE_LINES} more schema changes"]
+            more = len(schema_lines) - MAX_CHANGE_LINES
+            schema_lines = schema_lines[:MAX_CHANGE_LINES] + [f"... and {more} more schema changes"]
         lines += schema_lines
     return lines or ["No database changes"]
 
@@ -153,6 +163,8 @@ def _migrations(plan: ProjectPlan, ev: Evidence, checks: dict[str, CheckResult])
             status = _trip_status(trips.get(rev.revision or ""), checks)
         elif change.change == "modified":
             status = "edited after it was on the base branch"
+        elif change.change == "downgrade-edited":
+            status = _edited_status(ev, rev.revision or "")
         elif change.change == "deleted":
             status = "deleted from the base branch"
         else:
@@ -160,6 +172,19 @@ def _migrations(plan: ProjectPlan, ev: Evidence, checks: dict[str, CheckResult])
         entries.append(MigrationEntry(file=change.path, revision=rev.revision, change=change.change,
                                       description=rev.summary, status=status))
     return entries
+
+
+def _edited_status(ev: Evidence, revision: str) -> str:
+    run = next((r for r in ev.edited_downgrades if r.revision == revision), None)
+    if run is None:
+        return "downgrade edited; not run"
+    if run.skipped:
+        return f"downgrade edited; not run ({run.skipped})"
+    if run.down is not None and not run.down.ok:
+        return "downgrade edited; it fails"
+    if run.up is not None and not run.up.ok or (run.restored is not None and not run.restored.empty):
+        return "downgrade edited; the schema does not come back"
+    return "downgrade edited; ran down and up again, schema restored"
 
 
 def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
@@ -172,8 +197,12 @@ def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
         return "upgrade failed"
     if trip.downgrade is None:
         return f"upgrade passed; downgrade not run ({trip.skipped.get('downgrade', 'skipped')})"
+    if not trip.downgrade.ok and trip.downgrade.error.deliberate:
+        return "upgrade passed; the downgrade raises on purpose"
     if not trip.downgrade.ok:
         return "upgrade passed; downgrade failed"
+    if trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+        return "upgrade passed; the downgrade does nothing"
     problems = []
     if trip.restored is not None and not trip.restored.empty:
         problems.append("downgrade leaves the schema changed")
@@ -207,16 +236,15 @@ def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
     downgrade, the schema it leaves, the upgrade that follows it, the round trip and
     whether the downgrades exist at all.
     """
-    def status(live: list[str], static: list[str] = ()) -> str:
+    def status(live: list[str]) -> str:
         live_statuses = [checks[i].status for i in live if i in checks]
-        static_statuses = [checks[i].status for i in static if i in checks]
-        if "fail" in live_statuses + static_statuses:
+        if "fail" in live_statuses:
             return "fail"
         if ev.head_load is not None and ev.head_load.ok and not ev.live_skipped and not ev.new_revisions:
             return "not applicable"
         if not any(s in ("pass", "warn") for s in live_statuses):
             return "skipped"
-        return "warning" if "warn" in live_statuses + static_statuses else "pass"
+        return "warning" if "warn" in live_statuses else "pass"
 
     seed_statuses = [checks[i].status for i in ("seeds-run", "seeds-idempotent") if i in checks]
     if not ev.data.head_sets:
@@ -227,10 +255,14 @@ def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
         seed_data = "skipped"
     else:
         seed_data = "warning" if "warn" in seed_statuses else "pass"
+    down = status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip", "downgrade-keeps-data",
+                   "reversible-downgrades"])
+    ran_down = any(t.downgrade is not None and t.downgrade.ok for t in ev.trips)
+    if down in ("pass", "warning") and not ran_down:
+        down = "skipped"  # "pass" only when a downgrade ran and passed
     return Verification(
         migration_up=status(["upgrade", "migrations-with-data"]),
-        migration_down=status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip",
-                               "downgrade-keeps-data"], ["reversible-downgrades"]),
+        migration_down=down,
         seed_data=seed_data,
     )
 
@@ -258,8 +290,8 @@ def _seed_data(ev: Evidence) -> SeedData:
         second_run_changes=data.second_run_changes or [],
         base_sets=_set_runs(data.base_runs, [r.plan for r in data.base_runs]),
         base_rows=data.base_rows,
-        synthetic_rows=data.synthetic.filled if data.synthetic else {},
-        synthetic_skipped=data.synthetic.skipped if data.synthetic else {},
+        synthetic_rows=data.synthetic_filled or {},
+        synthetic_skipped=data.synthetic_skipped,
     )
 
 
@@ -281,8 +313,7 @@ def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
     if not seeds.applicable:
         lines = [f"not applicable: {seeds.note}" if seeds.note else "not applicable"]
     else:
-        ran = ", ".join(f"`{s.name}` ({s.status}{f', {s.seconds:.2f} s' if s.status != 'not run' else ''})"
-                        for s in seeds.sets)
+        ran = ", ".join(f"`{s.name}` ({s.status})" for s in seeds.sets)
         lines = [f"Seed sets at head: {ran}"]
         if seeds.note:
             lines.append(f"Not run: {seeds.note}")
@@ -299,7 +330,8 @@ def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
             else:
                 lines.append("Second run, not idempotent: a seed set failed when run again (see seeds-idempotent)")
     data_check = checks.get("migrations-with-data")
-    if seeds.base_rows and any(seeds.base_rows.values()):
+    ran_over_data = data_check is not None and data_check.status in ("pass", "fail", "warn")
+    if ran_over_data and any(seeds.base_rows.values()):
         tables = sum(1 for n in seeds.base_rows.values() if n)
         parts = []
         if seeds.base_sets:

@@ -10,7 +10,7 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from migbot.checks.catalog import BY_ID
+from migbot.catalog import BY_ID
 from migbot.report.model import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "warning": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",

@@ -12,9 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from migbot.checks.catalog import Level
-from migbot.snapshot.compare import ObjectDiff
-from migbot.snapshot.fingerprint import TableChange
+from migbot.catalog import Level
+from migbot.snapshot.types import ObjectDiff, TableChange
 
 SCHEMA_VERSION = 1
 
@@ -23,9 +22,11 @@ StepStatus = Literal["pass", "fail", "skip"]
 
 
 class Finding(BaseModel):
-    """One concrete problem (or, for skips, the reason), where it is known."""
+    """One concrete problem, where it is known. Most findings are errors; a warning finding
+    makes its check warn at most, and a note is information that changes no verdict."""
 
-    message: str
+    message: str = Field(min_length=1)
+    severity: Literal["error", "warning", "note"] = "error"
     revision: str | None = None
     file: str | None = None
     line: int | None = None
@@ -63,7 +64,7 @@ class RevisionRun(BaseModel):
 class MigrationEntry(BaseModel):
     file: str
     revision: str | None = None
-    change: Literal["added", "modified", "deleted", "reformatted"]
+    change: Literal["added", "modified", "downgrade-edited", "deleted", "reformatted"]
     description: str
     status: str
 

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from migbot.checks.catalog import BY_ID
+from migbot.catalog import BY_ID
 from migbot.report.model import Report
-from migbot.run.context import Progress
+from migbot.progress import Progress
 
 STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "warning": ("!", "yellow"),
           "skip": ("-", "dim"),

@@ -1,4 +1,4 @@
-"""migbot's handle on one worker process (see agent.py, which runs inside it).
+"""migbot's handle on one worker process (see worker/migbot_worker, which runs inside it).
 
 Every request runs under a wall-clock limit. A worker that hangs is killed with
 its whole session; one that crashes is reported with the tail of its log. Either
@@ -20,33 +20,12 @@ from typing import Any
 
 from migbot import _proc
 from migbot.errors import UsageError
+from migbot.evidence import StepError, StepOutcome
 
-AGENT = Path(__file__).with_name("agent.py")
+WORKER = Path(__file__).with_name("worker") / "start.py"
 # Importing a big app legitimately takes seconds; a tight --timeout meant for
 # migrations must not turn a slow import into a failure.
 LOAD_TIMEOUT_FLOOR = 60.0
-
-
-@dataclass
-class StepError:
-    type: str
-    message: str
-    file: str | None = None
-    line: int | None = None
-    revision: str | None = None
-    traceback: str = ""
-    kind: str = ""  # "timeout", "crash", "wrong-database", or "" for an exception in the project's code
-    table: str | None = None  # what PostgreSQL named, for errors over data
-    constraint: str | None = None
-    column: str | None = None
-
-
-@dataclass
-class StepOutcome:
-    ok: bool
-    seconds: float
-    result: Any = None
-    error: StepError | None = None
 
 
 @dataclass
@@ -64,6 +43,7 @@ class WorkerSpec:
     ini_driver: str | None = None
     set_url: bool = True
     toml_file: str | None = None
+    runner: str | None = None  # "module:function" that runs each Alembic command (config `runner`)
 
 
 class Worker:
@@ -80,6 +60,7 @@ class Worker:
         self._buffer = b""
         self._handshake_pending = False
         self._pending: tuple[str, float, float] = ("", 0.0, timeout)
+        self.facts: dict = {}  # the interpreter's own report: versions, drivers
 
     # --- life cycle -----------------------------------------------------------------
     def spawn(self) -> None:
@@ -91,7 +72,7 @@ class Worker:
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:
             self.process = _proc.spawn(
-                [self.python, str(AGENT)],
+                [self.python, str(WORKER)],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
@@ -130,6 +111,7 @@ class Worker:
             "ini_driver": spec.ini_driver,
             "set_url": spec.set_url,
             "toml_file": spec.toml_file,
+            "runner": spec.runner,
         })
 
     def handshake(self) -> StepOutcome:
@@ -173,6 +155,7 @@ class Worker:
             if not started.ok:
                 self.stop()  # the queued command was never run
                 return started
+            self.facts = started.result
         return self._receive(started=started_at, what=cmd, limit=limit)
 
     def stop(self) -> None:
@@ -231,7 +214,7 @@ class Worker:
             type=err.get("type", "Error"), message=err.get("message", ""), file=err.get("file"),
             line=err.get("line"), revision=err.get("revision"), traceback=err.get("traceback", ""),
             kind=err.get("kind", ""), table=err.get("table"), constraint=err.get("constraint"),
-            column=err.get("column"),
+            column=err.get("column"), deliberate=bool(err.get("deliberate")),
         ))
 
     def log_tail(self, lines: int = 15) -> str:

@@ -10,7 +10,6 @@ import os
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from migbot.config import ProjectSettings, project_env
@@ -18,42 +17,9 @@ from migbot.discover.git import GitRepo
 from migbot.discover.projects import AlembicProject
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.databases import Databases
-from migbot.run.client import StepError, StepOutcome, Worker, WorkerSpec
-
-REDACTED = "********"
-
-
-class Progress:
-    """Where the pipeline reports what it is doing; the terminal renderer shows it."""
-
-    def step(self, text: str) -> None:  # noqa: D102 - no-op by default
-        pass
-
-    def result(self, text: str, status: str, seconds: float | None = None) -> None:
-        pass
-
-
-@dataclass
-class Redactor:
-    secrets: list[str] = field(default_factory=list)
-
-    def __call__(self, text: str | None) -> str | None:
-        if not text:
-            return text
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def outcome(self, outcome: StepOutcome) -> StepOutcome:
-        if outcome.error:
-            err = outcome.error
-            outcome.error = StepError(
-                type=err.type, message=self(err.message) or "", file=err.file, line=err.line,
-                revision=err.revision, traceback=self(err.traceback) or "", kind=err.kind,
-                table=err.table, constraint=err.constraint, column=err.column,
-            )
-        return outcome
+from migbot.progress import Progress
+from migbot.redact import Redactor
+from migbot.run.client import Worker, WorkerSpec
 
 
 class RunContext:
@@ -121,6 +87,7 @@ class RunContext:
             ini_driver=project.ini_url_driver,
             set_url=settings.set_sqlalchemy_url,
             toml_file=str(tree / project.toml_file) if project.toml_file else None,
+            runner=settings.runner,
         )
         python = self.python(settings)
         worker = next((w for w in self._idle if w.python == python), None)

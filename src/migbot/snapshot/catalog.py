@@ -12,9 +12,8 @@ left out.
 from __future__ import annotations
 
 import psycopg
-from pydantic import BaseModel
 
-Definition = dict[str, str | None]
+from migbot.snapshot.types import Definition, Snapshot
 
 _USER_NAMESPACES = """
     SELECT oid FROM pg_namespace
@@ -181,22 +180,6 @@ QUERIES: dict[str, str] = {
         WHERE c.relnamespace IN ({_USER_NAMESPACES})
     """,
 }
-
-KIND_LABELS = {
-    "schema": "schema", "extension": "extension", "table": "table", "column": "column",
-    "constraint": "constraint", "index": "index", "sequence": "sequence", "type": "type",
-    "view": "view", "function": "function", "trigger": "trigger", "policy": "policy",
-}
-
-
-class Snapshot(BaseModel):
-    """Every user object in a database: kind -> key -> definition fields."""
-
-    objects: dict[str, dict[str, Definition]] = {}
-
-    def get(self, kind: str) -> dict[str, Definition]:
-        return self.objects.get(kind, {})
-
 
 def take_snapshot(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> Snapshot:
     objects: dict[str, dict[str, Definition]] = {}

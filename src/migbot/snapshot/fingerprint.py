@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from pydantic import BaseModel
+
+from migbot.snapshot.types import Fingerprint, TableChange
 
 SAMPLES = 5
 
@@ -35,31 +36,6 @@ class Table:
 
     def ident(self) -> sql.Composable:
         return sql.Identifier(self.schema, self.name)
-
-
-class Fingerprint(BaseModel):
-    rows: int
-    digest: str
-
-
-class TableChange(BaseModel):
-    table: str
-    added: int = 0
-    removed: int = 0
-    changed: int = 0
-    sample_added: list[str] = []
-    sample_removed: list[str] = []
-    sample_changed: list[str] = []
-
-    @property
-    def text(self) -> str:
-        parts = []
-        for count, word, samples in ((self.added, "added", self.sample_added), (self.removed, "removed", self.sample_removed),
-                                     (self.changed, "changed", self.sample_changed)):
-            if count:
-                keys = f" (e.g. {', '.join(samples)})" if samples else ""
-                parts.append(f"{count} row{'s' if count != 1 else ''} {word}{keys}")
-        return f"`{self.table}`: " + "; ".join(parts)
 
 
 def user_tables(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> list[Table]:
@@ -87,9 +63,20 @@ def user_tables(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("al
 
 
 def _hashed_columns(table: Table, ignore: list[str]) -> list[str]:
+    """The columns a row's hash covers, by name: a column moved to another position is the same data."""
     ignored = {i.rsplit(".", 1)[-1] for i in ignore if i.count(".") == 0}
     ignored |= {i.rsplit(".", 1)[-1] for i in ignore if i.rsplit(".", 1)[0] in (table.name, table.qualified)}
-    return [c for c in table.columns if c not in ignored]
+    return sorted(c for c in table.columns if c not in ignored)
+
+
+def common_shape(before: Table, after: Table) -> Table:
+    """The table as both sides have it: the columns both have, and the primary key if both agree.
+    Rows are compared on what both sides can hold; a column added or dropped is a schema
+    difference, reported by the schema comparison."""
+    columns = tuple(c for c in after.columns if c in before.columns)
+    key = after.primary_key if after.primary_key == before.primary_key and set(after.primary_key) <= set(columns) \
+        else ()
+    return Table(after.schema, after.name, columns, key)
 
 
 def _row_hash(table: Table, ignore: list[str]) -> sql.Composable:

@@ -66,6 +66,20 @@ CHECKS: tuple[CheckSpec, ...] = (
         can_disable=False,
     ),
     CheckSpec(
+        id="revisions-loaded",
+        title="Alembic loads every revision file the branch adds or changes",
+        stage="live",
+        catches="A file the branch adds or changes that reads like a revision (it assigns `revision` and "
+        "`down_revision`) but that no Alembic history in the repository loads: a file in the wrong folder, a "
+        "version location that env.py or the config does not name, a second history migbot was not told "
+        "about. Also a branch whose new revision files Alembic never sees, so nothing about them was verified.",
+        why="Alembic only runs what its version locations hold: a revision it does not load never reaches any "
+        "database, and every check of it would pass on nothing.",
+        fix="Move the file into the version folder Alembic reads (`alembic heads` lists what it sees), or add its "
+        "folder to `version_locations`; for a history of its own, make sure its *.ini is found (or named in "
+        "alembic-ini).",
+    ),
+    CheckSpec(
         id="unique-revision-ids",
         title="Revision ids are unique",
         stage="static",
@@ -107,21 +121,30 @@ CHECKS: tuple[CheckSpec, ...] = (
         id="base-migrations-unchanged",
         title="No migration already on the base branch was edited or deleted",
         stage="static",
-        catches="A change to the code of a revision file that exists at the merge-base, or its deletion. "
-        "Changes to comments, docstrings and formatting only are allowed.",
+        catches="A change to what a revision file at the merge-base does, or its deletion. Edits are compared "
+        "by meaning: comments, docstrings, type annotations, imports and formatting do not count (they are "
+        "noted). An edit confined to `downgrade()` is a warning: migbot runs the new downgrade (see "
+        "edited-downgrades).",
         why="Databases that already ran the old version never run the new one: production and every "
-        "developer database silently diverge from what the code says.",
-        fix="Revert the edit and write a new revision that makes the change.",
+        "developer database silently diverge from what the code says. A changed downgrade is different: "
+        "databases that applied the revision run it when they roll back, so fixing a broken one is legitimate.",
+        fix="For an edit to upgrade() or the revision's identity: revert it, and write a new revision that makes "
+        "the change. For a deleted revision: restore the file. For an edited downgrade: make sure it undoes "
+        "the upgrade (edited-downgrades runs it).",
     ),
     CheckSpec(
         id="reversible-downgrades",
-        title="New revisions have a real downgrade",
-        stage="static",
-        catches="A new revision whose `downgrade()` is empty (`pass`), raises NotImplementedError, or is missing.",
-        why="A rollback after a bad deploy stops at this revision, and the up/down/up verification cannot "
-        "run for it.",
+        title="Every new revision that changes something can be undone",
+        stage="live",
+        catches="A new revision whose downgrade does nothing (empty, `pass`, missing) or refuses (raises "
+        "NotImplementedError, or any exception from a `raise` in the revision), while its upgrade changed the "
+        "schema or wrote rows. Decided from what the revision does on the database, not from the shape of its "
+        "source: an upgrade that only reads (a SELECT and an assert) needs no downgrade. A downgrade that "
+        "refuses although there is nothing to undo is a warning: it stops every rollback there.",
+        why="A rollback after a bad deploy stops at this revision, or walks past it leaving its changes behind.",
         fix="Write the downgrade. If the migration truly cannot be undone (it destroys data), list it under "
-        "`allow-irreversible` in [tool.migbot] with the reason.",
+        "`allow-irreversible` in [tool.migbot] with the reason. An upgrade that changes nothing can have "
+        "`pass` as its downgrade.",
     ),
     CheckSpec(
         id="upgrade",
@@ -136,7 +159,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         id="downgrade",
         title="Each new revision downgrades",
         stage="live",
-        catches="A new revision whose downgrade raises or times out (run right after its upgrade).",
+        catches="A new revision whose downgrade fails or times out (run right after its upgrade, undoing that "
+        "revision alone). A downgrade that raises on purpose (NotImplementedError, or a `raise` in the revision "
+        "itself) is reversible-downgrades' to judge.",
         why="A rollback is what you reach for when a deploy goes wrong; it must work then.",
         fix="Fix downgrade() so it undoes exactly what upgrade() did, in reverse order.",
     ),
@@ -169,10 +194,25 @@ CHECKS: tuple[CheckSpec, ...] = (
         title="The whole branch goes up, down to base, and up again",
         stage="live",
         catches="Problems that appear only when the new revisions run together from the base state: base "
-        "to head, back to the base heads, and to head again.",
+        "to head, back to the base heads in one run (every new revision's downgrade, in the reverse of Alembic's "
+        "order, whatever the number of base heads), and `alembic upgrade heads` again. Skipped, with the reason, "
+        "when a new revision cannot be undone.",
         why="Deploys and rollbacks apply several revisions in one command; ordering mistakes between "
         "revisions show up only then.",
         fix="Reproduce with `alembic upgrade head && alembic downgrade <base head> && alembic upgrade head`.",
+    ),
+    CheckSpec(
+        id="edited-downgrades",
+        title="Edited downgrades of base revisions work",
+        stage="live",
+        catches="A base revision whose downgrade() alone the branch edited, and whose new downgrade fails or "
+        "does not restore the schema. migbot runs it with the branch's code, as a rollback would: from the base "
+        "heads down past the revision (with every revision that needs it) and back up, and compares the schema "
+        "with the base state.",
+        why="Every database that applied the revision runs this downgrade when it rolls back: a fix that does "
+        "not work is found during an incident.",
+        fix="Make the downgrade undo what the revision's upgrade did, in reverse; reproduce with `alembic "
+        "downgrade <its parent>` and `alembic upgrade heads` on a copy of the base schema.",
     ),
     CheckSpec(
         id="model-drift",
@@ -229,7 +269,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         "that the downgrade does not undo.",
         why="A rollback that silently loses data turns a bad deploy into an incident.",
         fix="Make downgrade() put back what upgrade() changed (copy the data back before dropping the column), "
-        "or, if the loss is accepted, say so by listing the revision in allow-irreversible. A warning by "
+        "or, if the loss is accepted, say so by listing the revision in allow-irreversible. Skipped when a new "
+        "revision cannot be undone. A warning by "
         "default; make it an error with downgrade-keeps-data = \"error\" in [tool.migbot.checks].",
         default=Level.WARNING,
     ),
@@ -243,7 +284,7 @@ def render_markdown() -> str:
         "# Checks",
         "",
         "Every check migbot runs, by its stable id. Use the id in `[tool.migbot.checks]` to set its level",
-        "(`error`, `warning` or `off`). This page is generated from `src/migbot/checks/catalog.py`:",
+        "(`error`, `warning` or `off`). This page is generated from `src/migbot/catalog.py`:",
         "edit that file, then run `python -m migbot.checks > docs/checks.md`.",
         "",
         "| id | stage | default | checks that |",

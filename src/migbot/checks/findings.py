@@ -1,0 +1,77 @@
+"""Building findings from the evidence: errors with their file and line, schema differences,
+and the advice that fits a failure to load."""
+
+from __future__ import annotations
+
+from migbot.evidence import Evidence, StepOutcome
+from migbot.plan.changes import ProjectPlan
+from migbot.report.model import Finding
+from migbot.snapshot.types import SchemaDiff
+
+MAX_DIFF_LINES = 25
+NO_NEW_REVISIONS = "the branch adds no revisions (Alembic applies none from the base heads)"
+
+
+def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, file: str | None = None) -> Finding:
+    err = outcome.error
+    assert err is not None
+    if err.kind in ("timeout", "crash", "wrong-database"):
+        text = err.message
+    else:
+        text = f"{err.type}: {err.message}"
+    details = [err.traceback.strip()] if err.traceback and err.kind not in ("wrong-database",) else []
+    return Finding(message=f"{what}: {text}", revision=err.revision or revision, file=err.file or file,
+                   line=err.line if err.file else None, details=details)
+
+
+def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
+    """Advice for a failure to load env.py and the models, by what the error says."""
+    err = outcome.error
+    if err is None or err.kind in ("wrong-database", "crash"):
+        return None
+    text = f"{err.type}: {err.message}"
+    if err.kind == "timeout":
+        return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
+    if err.type in ("ModuleNotFoundError", "ImportError"):
+        return (f"A module could not be imported with {interpreter or 'the project interpreter'}. If it is a "
+                "dependency, point `python` in [tool.migbot] at your project's virtualenv; if it is your own "
+                "package, add its folder to `sys-path`.")
+    if "validation error" in text and ("Field required" in text or "Input should" in text):
+        return ("Your settings class rejected the environment migbot gave it. Give the variables it needs "
+                "values with the `env` table in [tool.migbot], e.g. env = { SECRET_KEY = \"ci-only\" }.")
+    if err.type == "SyntaxError":
+        return "Fix the syntax error at the location shown (revision-syntax lists every file that does not parse)."
+    if "is not present" in err.message or err.type in ("KeyError", "RevisionError", "ResolutionError"):
+        return "A down_revision points at a revision that does not exist (see down-revisions-exist)."
+    if err.type == "OperationalError":
+        return "env.py could not talk to the database: it should build its URL from sqlalchemy.url or DATABASE_URL."
+    return None
+
+
+def diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None,
+                  verbs: dict[str, str]) -> Finding:
+    return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
+
+
+def revision_file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
+    live = ev.alembic.revisions.get(revision) if ev.alembic else None
+    if live is not None and live.path:
+        return live.path
+    static = plan.revision_file(revision)
+    return static.path if static is not None else None
+
+
+def same_failure(a: StepOutcome, b: StepOutcome) -> bool:
+    """The same error in the same place (messages may echo the tree's own database name)."""
+    def key(outcome: StepOutcome) -> tuple:
+        err = outcome.error
+        return err.type, err.file, err.line, (err.message.splitlines() or [""])[0]
+    return key(a) == key(b)
+
+
+def live_skip_reason(ev: Evidence) -> str | None:
+    if ev.live_skipped:
+        return ev.live_skipped
+    if ev.head_load is None:
+        return "not run"
+    return None

@@ -1,0 +1,76 @@
+"""One of migbot's databases for a project, and what is known about it.
+
+A Database knows its name, the version table env.py uses, and the schema snapshot
+taken since anything last ran on it: the executor tells it when a command ran
+(`changed()`), and the next `snapshot()` reads the catalogs again. Nobody else
+keeps flags about a database's state.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from migbot.errors import InfraError, first_line
+from migbot.provision.databases import Databases
+from migbot.snapshot.catalog import take_snapshot
+from migbot.snapshot.types import Snapshot
+
+
+class VersionTable:
+    """Where env.py keeps alembic_version (name and schema), once the worker reported it."""
+
+    def __init__(self, name: str = "alembic_version", schema: str | None = None):
+        self.name, self.schema = name, schema
+
+    def learn(self, loaded: dict) -> None:
+        """From the worker's `load`: what env.py passed to context.configure()."""
+        self.name = loaded.get("version_table") or "alembic_version"
+        self.schema = loaded.get("version_table_schema")
+
+
+class Database:
+    def __init__(self, databases: Databases, role: str, version_table: VersionTable, *, template: str | None = None):
+        self.databases = databases
+        self.role = role
+        self.version_table = version_table
+        self.name = databases.create(role, template=template)
+        self._snapshot: Snapshot | None = None
+
+    def reset(self, template: str, snapshot: Snapshot | None = None) -> None:
+        """Re-create the database as a clone of `template`; `snapshot` is the template's, if known."""
+        self.databases.create(self.role, template=template)
+        self._snapshot = snapshot
+
+    def changed(self) -> None:
+        self._snapshot = None
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            try:
+                with self.databases.connect(self.name) as conn:
+                    self._snapshot = take_snapshot(conn, version_tables=(self.version_table.name,))
+            except psycopg.Error as exc:
+                raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") \
+                    from None
+        return self._snapshot
+
+    def heads(self) -> list[str]:
+        """alembic_version's rows, wherever env.py's search_path put the table."""
+        table, schema = self.version_table.name, self.version_table.schema
+        try:
+            with self.databases.connect(self.name) as conn:
+                found = conn.execute(
+                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR n.nspname = %s) "
+                    "ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1", (table, schema, schema)).fetchone()
+                if found is None:
+                    return []
+                rows = conn.execute(sql.SQL("SELECT version_num FROM {}.{}").format(
+                    sql.Identifier(found[0]), sql.Identifier(table))).fetchall()
+        except psycopg.Error as exc:
+            raise InfraError(f"Lost the connection to PostgreSQL while reading {table}: {first_line(exc)}") from None
+        return sorted(row[0] for row in rows)
+
+    def disconnect_all(self) -> None:
+        self.databases.disconnect_all(self.name)

@@ -1,0 +1,235 @@
+"""The live run for one Alembic project, as a list of phases over Alembic's own plan.
+
+1. Base (base.py): the merge-base's code builds the base state; it becomes the template.
+2. Plan: the head's worker loads env.py and reports Alembic's revision map; the
+   static plan is aligned with it (plan.changes.align_with_alembic), and Alembic says
+   which steps `upgrade heads` applies from the base heads: the new revisions.
+3. Stairway (stairway.py): each new revision up, down and up again.
+4. Round trip (roundtrip.py): all of them down to the base heads and up again.
+5. Head state and drift: the database at heads, compare_metadata at head (and at base,
+   computed by the base worker meanwhile), in a fresh worker if migrations changed the
+   models' metadata in memory.
+6. Seeds at head, edited downgrades of base revisions (edited.py), and the new revisions
+   over rows (data.py).
+
+Each phase writes Evidence; a phase that cannot run records why, and what depends on
+it is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from migbot.config import MigbotConfig
+from migbot.evidence import AlembicMap, Evidence, Interpreter, StepOutcome
+from migbot.plan.changes import ProjectPlan
+from migbot.run.base import build_base
+from migbot.run.context import RunContext
+from migbot.run.data import BaseData, migrations_over_data, seeds_at_head
+from migbot.run.database import Database, VersionTable
+from migbot.run.edited import run_edited_downgrades
+from migbot.run.executor import TreeExecutor
+from migbot.run.roundtrip import round_trip
+from migbot.run.stairway import Stairway
+
+Realign = Callable[[ProjectPlan, AlembicMap, AlembicMap | None], ProjectPlan]
+
+
+class ProjectRun:
+    def __init__(self, ctx: RunContext, plan: ProjectPlan, config: MigbotConfig, index: int, realign: Realign):
+        self.ctx, self.plan, self.config, self.realign = ctx, plan, config, realign
+        self.ev = Evidence(base_has_alembic=plan.merge_base.project is not None)
+        self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
+        self.role = f"p{index}"
+        self.version_table = VersionTable()
+        self.executors: list[TreeExecutor] = []
+        self.base_data: BaseData | None = None
+        self._base_executor: TreeExecutor | None = None
+        self._base_drift_early: StepOutcome | None = None
+        self._base_drift_started = 0.0
+
+    def run(self) -> tuple[ProjectPlan, Evidence]:
+        try:
+            self._run()
+        finally:
+            for executor in self.executors:
+                executor.stop()
+            if self.base_data is not None:  # never leave the thread writing during cleanup
+                try:
+                    self.base_data.wait()
+                except Exception:  # noqa: BLE001 - the run is already ending with its own outcome
+                    pass
+        return self.plan, self.ev
+
+    # --- set-up -------------------------------------------------------------------------
+    def _executor(self, role: str, tree: Path, db: Database, project) -> TreeExecutor:
+        worker = self.ctx.worker(role=role, project=project, settings=self.plan.settings, tree=tree, dbname=db.name)
+        executor = TreeExecutor(worker, tree, db, redact=self.ctx.redact, workdir=self.ctx.workdir)
+        self.executors.append(executor)
+        return executor
+
+    def _database(self, name: str, template: str | None = None) -> Database:
+        return Database(self.ctx.databases, f"{self.role}_{name}", self.version_table, template=template)
+
+    def _timed(self, label: str, started: float) -> None:
+        self.ev.timings.append((label, round(time.monotonic() - started, 3)))
+
+    # --- the run ------------------------------------------------------------------------
+    def _run(self) -> None:
+        ctx, plan, ev, progress = self.ctx, self.plan, self.ev, self.ctx.progress
+        started = time.monotonic()
+        head_tree = ctx.tree(plan.head.commit)
+        base_db, head_db = self._database("base"), self._database("head")
+        self._timed("create databases", started)
+        head = self._executor("head", head_tree, head_db, plan.project)
+        head_started = time.monotonic()
+        early = head.submit_load()  # the head tree imports its app while the base state is built
+        template = self._base(base_db)
+        progress.step(f"{self.prefix}loading env.py and models at head")
+        ev.head_load = head.collect_load(early)
+        facts = head.worker.facts
+        ev.interpreter = Interpreter(python=head.worker.python, version=facts.get("python", ""),
+                                     alembic=facts.get("alembic", ""), sqlalchemy=facts.get("sqlalchemy", ""))
+        self._timed("head: load env.py and models", head_started)
+        if not ev.head_load.ok:
+            ev.live_skipped = "env.py or the models failed to load at head"
+            return
+        self.version_table.learn(ev.head_load.result)
+        ev.imported_files = ev.head_load.result.get("imported_files", [])
+        ev.alembic = head.alembic_map(ev.head_load.result)
+        self.plan = self.realign(self.plan, ev.alembic, ev.base_map)
+        if template is None:
+            ev.live_skipped = "the base state could not be built"
+            return
+        self._plan_new_revisions(head)
+        started = time.monotonic()
+        trips, at_heads = Stairway(head, ev.new_revisions, template=template, template_snapshot=ev.base_snapshot,
+                                   progress=progress, prefix=self.prefix).walk() \
+            if not ev.stairway_skipped else ([], False)
+        ev.trips = trips
+        self._timed("head: stairway (up, down, up per revision)", started)
+        if not ev.stairway_skipped:
+            started = time.monotonic()
+            ev.roundtrip = round_trip(head, ev.new_revisions, trips, at_heads=at_heads, template=template,
+                                      base_snapshot=ev.base_snapshot, progress=progress, prefix=self.prefix)
+            self._timed("head: round trip (head → base heads → head)", started)
+        else:
+            ev.roundtrip.skipped = ev.stairway_skipped
+        at_heads = self._head_state(head, template, at_heads)
+        started = time.monotonic()
+        settings = self.plan.settings.seeds
+        seeds_at_head(head, ctx.databases, ev.data, sets=self.plan.head_seeds, at_heads=at_heads, settings=settings,
+                      version_table=self.version_table.name, role=f"{self.role}_seeded", progress=progress,
+                      prefix=self.prefix)
+        self._edited_downgrades(head, template)
+        self._over_data(head)
+        self._timed("head: seeds, edited downgrades, and the new revisions over data", started)
+
+    def _base(self, base_db: Database) -> str | None:
+        """The base state and the template copied from it; None if it could not be built. The
+        base worker stays up, computing the base's model drift while the head works."""
+        ev, plan = self.ev, self.plan
+        if plan.merge_base.project is None:
+            ev.base_snapshot = base_db.snapshot()
+            ev.data.data_skipped = "there is no Alembic project at the base, so no rows to migrate"
+            return base_db.name
+        tree = self.ctx.tree(plan.merge_base.commit)
+        base = self._executor("base", tree, base_db, plan.merge_base.project)
+        if not build_base(base, ev, bootstrap=plan.settings.bootstrap, progress=self.ctx.progress, prefix=self.prefix):
+            return None
+        template = self._database("template", template=base_db.name).name
+        started = time.monotonic()
+        self.base_data = BaseData(base, self.ctx.databases, ev.data, role=f"{self.role}_data", seeds=plan.base_seeds,
+                                  settings=plan.settings.seeds, version_table=self.version_table.name,
+                                  progress=self.ctx.progress, prefix=self.prefix)
+        self._timed("base: the base's seeds on a copy", started)
+        self._base_executor = base
+        self._base_drift_started = time.monotonic()
+        self._base_drift_early = base.submit_drift()
+        return template
+
+    def _plan_new_revisions(self, head: TreeExecutor) -> None:
+        """Alembic's own steps for `upgrade heads` from the base heads."""
+        ev = self.ev
+        unknown = [h for h in ev.base_heads if h not in ev.alembic.revisions]
+        if unknown:
+            ev.stairway_skipped = f"the base database is at revision {unknown[0]}, which the head branch no longer has"
+            return
+        planned = head.plan(ev.base_heads)
+        if not planned.ok:
+            ev.plan_error = planned
+            ev.stairway_skipped = f"Alembic cannot plan `upgrade heads` from the base heads: {planned.error.message}"
+            return
+        ev.new_revisions = planned.result["revisions"]
+
+    def _head_state(self, head: TreeExecutor, template: str, at_heads: bool) -> bool:
+        """The head database at heads, and the models compared with it; True when it got there."""
+        ev, db = self.ev, head.db
+        started = time.monotonic()
+        rt = ev.roundtrip
+        if rt.up_again is not None and rt.up_again.ok and rt.up_diff is not None and rt.up_diff.empty:
+            at_heads = True  # the round trip ended at heads, as it started
+        elif rt.down is not None:
+            at_heads = False  # it went down and not (cleanly) up again
+        if not at_heads:
+            if ev.stairway_skipped or any(t.upgrade is None or not t.upgrade.ok for t in ev.trips):
+                return False  # the branch's migrations do not reach head; drift is skipped
+            db.reset(template, ev.base_snapshot)
+            ev.head_upgrade = head.upgrade("heads")
+            if not ev.head_upgrade.ok:
+                return False
+        ev.head_heads = db.heads()
+        ev.head_snapshot = db.snapshot()
+        self.ctx.progress.step(f"{self.prefix}comparing models with the database at head")
+        ev.head_drift = self._drift(head.drift(), "head", head.tree, db, self.plan.project)
+        self._timed("head: compare models with the database", started)
+        base = self._base_executor
+        if base is not None:
+            outcome = self._base_drift_early or base.collect()
+            ev.base_drift = self._drift(outcome, "base", base.tree, base.db, self.plan.merge_base.project)
+            self._timed("base: compare models with the database (alongside the head's work)",
+                        self._base_drift_started)
+        return True
+
+    def _drift(self, outcome: StepOutcome, role: str, tree: Path, db: Database, project) -> StepOutcome:
+        """compare_metadata's outcome; again in a fresh worker if the migrations changed the
+        models' metadata in the first one's memory."""
+        if not (outcome.ok and isinstance(outcome.result, dict) and outcome.result.get("stale")):
+            return outcome
+        if role == "head":
+            self.ev.drift_in_fresh_worker = True
+        fresh = self._executor(role, tree, db, project)
+        loaded = fresh.load()
+        result = fresh.drift() if loaded.ok else loaded
+        fresh.stop()
+        return result
+
+    def _edited_downgrades(self, head: TreeExecutor, template: str) -> None:
+        edited = [c.revision.revision for c in self.plan.revision_changes if c.change == "downgrade-edited"]
+        if not edited:
+            return
+        ev = self.ev
+        if ev.stairway_skipped or ev.alembic is None:
+            return
+        ev.edited_downgrades = run_edited_downgrades(
+            head, edited, ev.alembic, ev.base_heads, template=template, base_snapshot=ev.base_snapshot,
+            progress=self.ctx.progress, prefix=self.prefix)
+
+    def _over_data(self, head: TreeExecutor) -> None:
+        ev = self.ev
+        if self.base_data is None:
+            if ev.data.data_skipped is None:
+                ev.data.data_skipped = "the base data could not be built"
+            return
+        self.base_data.wait()
+        kept = set(ev.base_snapshot.get("table")) & set(ev.head_snapshot.get("table")) \
+            if ev.head_snapshot is not None else set()
+        if ev.stairway_skipped:
+            ev.data.data_skipped = ev.stairway_skipped
+            return
+        migrations_over_data(head, ev.data, data_db=self.base_data.name, revisions=ev.new_revisions, trips=ev.trips,
+                             roundtrip=ev.roundtrip,
+                             kept_tables=kept, settings=self.plan.settings.seeds,
+                             version_table=self.version_table.name, progress=self.ctx.progress, prefix=self.prefix)

@@ -1,0 +1,1 @@
+"""The worker: runs in the project's own interpreter (see migbot_worker)."""
