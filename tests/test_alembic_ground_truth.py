@@ -71,6 +71,20 @@ def test_a_data_migration_with_a_pass_downgrade_fails_with_the_rows_it_wrote(rep
     assert (finding["file"], finding["line"]) == ("alembic/versions/0003.py", line_of(path, "def downgrade()"))
 
 
+def test_rows_written_outside_one_transaction_are_not_taken_for_a_read_only_upgrade(repo: Repo) -> None:
+    repo.revision("0003", "0002", """
+        with op.get_context().autocommit_block():
+            op.execute("UPDATE users SET full_name = upper(full_name)")
+    """, "pass")
+    repo.commit("a backfill in an autocommit block")
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("reversible-downgrades")["findings"]
+    assert finding["message"] == (
+        "0003: downgrade() does nothing (it is empty); the upgrade changed no schema, and migbot could not observe "
+        "whether it wrote rows (it did not run in one transaction: env.py's AUTOCOMMIT, or an autocommit block)")
+
+
 RAISES_WITH_A_MESSAGE = '''
     msg = "the old column's values cannot be restored"
     raise RuntimeError(msg)
@@ -150,6 +164,20 @@ def test_version_locations_set_by_env_py_at_run_time(tmp_path) -> None:
     assert result.check("revision-syntax")["summary"] == "3 revision files parse"
     assert ("Alembic loads the revisions of alembic.ini from `alembic/versions_postgresql`, not from "
             "`alembic/versions` as migbot read the config: migbot follows Alembic.") in result.report["notes"]
+
+
+def test_alembic_wins_over_the_static_reading_of_a_computed_down_revision(repo: Repo) -> None:
+    """`down_revision = "00" + "02"` reads as a root to ast: two heads and no parent. Alembic
+    resolves it, and the checks follow Alembic."""
+    path = repo.revision("0003", "0002", ADD_AGE, DROP_AGE)
+    path.write_text(path.read_text().replace("down_revision = '0002'", 'down_revision = "00" + "02"'))
+    add_age_to_model(repo)
+    repo.commit("a computed down_revision")
+    result = repo.verify()
+    assert result.exit_code == 0, summaries(result)
+    assert result.check("single-head")["summary"] == "head in Alembic's map: 0003"
+    assert result.project["heads"]["head"] == ["0003"]
+    assert [r["revision"] for r in result.project["stairway"]] == ["0003"]
 
 
 # --- 6. never green on nothing ----------------------------------------------------------------

@@ -123,13 +123,11 @@ def test_message_empty_without_docstring():
 def test_downgrade_with_operations_is_ok():
     info = parse(revision_with())
     assert info.downgrade == "ok"
-    assert info.irreversible is False
 
 
 def test_downgrade_pass_is_empty():
     info = parse(revision_with(upgrade_body="    op.create_table('users')\n", downgrade_body="    pass\n"))
     assert info.downgrade == "empty"
-    assert info.irreversible is True
 
 
 def test_downgrade_with_comment_and_pass_is_empty():
@@ -171,7 +169,6 @@ def test_missing_downgrade():
     info = parse(revision_with(downgrade_body=None))
     assert info.downgrade == "missing"
     assert info.downgrade_line is None
-    assert info.irreversible is True
 
 
 def test_downgrade_line_points_at_def():
@@ -461,8 +458,52 @@ def test_summary_from_parsed_file():
     assert info.summary == "create table `users`; create index `ix` on `users`"
 
 
-def test_merge_revision_with_empty_bodies_is_reversible():
+def test_merge_revision_with_empty_bodies_reads_as_an_empty_downgrade():
     rev = parse_revision("m.py", b'revision = "m"\ndown_revision = ("a", "b")\n\n'
                                  b'def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n')
-    assert rev.downgrade == "empty" and rev.upgrade_empty
-    assert not rev.irreversible
+    assert rev.downgrade == "empty"
+    assert rev.down_revisions == ("a", "b")
+
+
+# --- meaning: what counts as an edit ------------------------------------------------------------
+def _edit_of(old: str, new: str):
+    from migbot.plan.changes import _edit
+
+    return _edit("r.py", parse_revision("r.py", old.encode()), parse_revision("r.py", new.encode()))
+
+
+BASE_REVISION = '''"""add age"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+
+
+def upgrade():
+    op.add_column("users", sa.Column("age", sa.Integer()))
+
+
+def downgrade():
+    op.drop_column("users", "agee")
+'''
+
+
+def test_annotations_comments_imports_and_docstrings_are_not_an_edit():
+    cosmetic = BASE_REVISION.replace('"""add age"""', '"""Add users.age."""').replace(
+        "def upgrade():", "# the profile page needs it\ndef upgrade() -> None:").replace(
+        'revision = "0003"', 'revision: str = "0003"').replace(
+        "import sqlalchemy as sa\n", "from typing import Sequence\n\nimport sqlalchemy as sa\n")
+    assert _edit_of(BASE_REVISION, cosmetic).change == "reformatted"
+
+
+def test_an_edit_confined_to_downgrade_is_told_apart():
+    change = _edit_of(BASE_REVISION, BASE_REVISION.replace('"agee"', '"age"'))
+    assert (change.change, change.changed_parts) == ("downgrade-edited", ["def downgrade"])
+
+
+def test_an_edit_to_upgrade_or_to_the_revision_links_is_an_edit():
+    upgrade = _edit_of(BASE_REVISION, BASE_REVISION.replace('sa.Integer()', 'sa.BigInteger()'))
+    assert (upgrade.change, upgrade.changed_parts) == ("modified", ["def upgrade"])
+    both = _edit_of(BASE_REVISION, BASE_REVISION.replace('"agee"', '"age"').replace('"0002"', '"0001"'))
+    assert (both.change, both.changed_parts) == ("modified", ["def downgrade", "down_revision ="])

@@ -59,7 +59,6 @@ class AlembicMap:
     """The revision map of one tree, read from Alembic after env.py configured it."""
 
     revisions: dict[str, LiveRevision] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)  # Alembic's upgrade order, base to heads
     heads: list[str] = field(default_factory=list)
     script_dir: str | None = None  # repo-relative (None: outside the repository)
     version_dirs: list[str] = field(default_factory=list)  # repo-relative, as env.py left them

@@ -94,8 +94,8 @@ def reversible_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig)
                                     + " and ".join(changes), **where))
         elif not observed:
             findings.append(Finding(message=f"{trip.revision}: downgrade() {how}; the upgrade changed no schema, and "
-                                    "migbot could not observe whether it wrote rows (env.py runs migrations outside "
-                                    "a transaction)", **where))
+                                    "migbot could not observe whether it wrote rows (it did not run in one "
+                                    "transaction: env.py's AUTOCOMMIT, or an autocommit block)", **where))
         elif refuses:
             findings.append(Finding(message=f"{trip.revision}: downgrade() {how} although the upgrade changes "
                                     "nothing: every rollback stops here; `pass` would do", severity="warning",

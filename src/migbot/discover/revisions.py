@@ -27,8 +27,9 @@ class RevisionFile:
     branch_labels: tuple[str, ...] = ()
     message: str = ""
     ops: list[str] = field(default_factory=list)
-    downgrade: str = "ok"  # ok | empty | not-implemented | raises | missing
-    upgrade_empty: bool = False  # a merge point or placeholder: nothing to undo
+    # ok | empty | not-implemented | raises | missing: its shape, for wording only (what a
+    # downgrade does is decided by running it: checks/reversibility.py)
+    downgrade: str = "ok"
     downgrade_line: int | None = None
     revision_line: int | None = None
     down_revision_line: int | None = None
@@ -37,14 +38,6 @@ class RevisionFile:
     fingerprint: str = ""  # what the file means (see meaning())
     parts: dict[str, str] = field(default_factory=dict)  # "def upgrade", "revision =", ... -> digest
     text_hash: str = ""
-
-    @property
-    def irreversible(self) -> bool:
-        """The downgrade cannot undo the upgrade. An empty downgrade of an empty upgrade (what
-        `alembic merge` writes) undoes everything there is."""
-        if self.downgrade == "empty" and self.upgrade_empty:
-            return False
-        return self.downgrade != "ok"
 
     @property
     def summary(self) -> str:
@@ -87,7 +80,6 @@ def parse_revision(path: str, source: bytes) -> RevisionFile:
             functions[node.name] = node
     if "upgrade" in functions:
         info.ops = describe_ops(functions["upgrade"])
-        info.upgrade_empty = _is_empty(functions["upgrade"])
     if "downgrade" in functions:
         info.downgrade_line = functions["downgrade"].lineno
         info.downgrade = _downgrade_kind(functions["downgrade"])

@@ -119,7 +119,7 @@ def migrations_over_data(head: TreeExecutor, data: DataEvidence, *, data_db: str
         return
     head.db.reset(data_db)
     progress.step(f"{prefix}over data: the new revisions up")
-    data.up = head.apply(revisions, upgrade=True)
+    data.up = head.apply(revisions, upgrade=True, observe=True)
     if not data.up.ok:
         return
     data.rows_up = {rev: rows for rev in revisions if (rows := rows_of(data.up, rev, True)) is not None}
@@ -131,7 +131,7 @@ def migrations_over_data(head: TreeExecutor, data: DataEvidence, *, data_db: str
         data.down_skipped = "going down to the base heads fails even without rows (see roundtrip)"
         return
     progress.step(f"{prefix}over data: back down to the base heads")
-    data.down = head.apply(list(reversed(revisions)), upgrade=False)
+    data.down = head.apply(list(reversed(revisions)), upgrade=False, observe=True)
     data.down_target = head.db.heads() if data.down.ok else []
     if not data.down.ok:
         return

@@ -20,6 +20,7 @@ def run_edited_downgrades(head: TreeExecutor, revisions: list[str], alembic: Ale
                           template: str, base_snapshot: Snapshot, progress: Progress,
                           prefix: str = "") -> list[EditedDowngrade]:
     applied = set(base_heads) | alembic.ancestors(base_heads)
+    planned = head.plan([])  # Alembic's order for the whole history
     runs = []
     for revision in revisions:
         run = EditedDowngrade(revision)
@@ -27,8 +28,11 @@ def run_edited_downgrades(head: TreeExecutor, revisions: list[str], alembic: Ale
         if revision not in applied:
             run.skipped = "the base database is not at this revision (it is not an ancestor of the base heads)"
             continue
+        if not planned.ok:
+            run.skipped = f"Alembic cannot order the history: {planned.error.message}"
+            continue
         needs = ({revision} | alembic.descendants(revision)) & applied
-        order = [r for r in alembic.order if r in needs]
+        order = [r for r in planned.result["revisions"] if r in needs]
         run.unapplied = list(reversed(order))
         head.db.reset(template, base_snapshot)
         progress.step(f"{prefix}{revision}: the edited downgrade")

@@ -43,8 +43,10 @@ class TreeExecutor:
     def upgrade(self, target: str) -> StepOutcome:
         return self._call("upgrade", changes=True, target=target)
 
-    def apply(self, revisions: list[str], *, upgrade: bool) -> StepOutcome:
-        return self._call("apply", changes=True, revisions=list(revisions), upgrade=upgrade)
+    def apply(self, revisions: list[str], *, upgrade: bool, observe: bool = False) -> StepOutcome:
+        """Exactly these revisions, in this order and direction, in one run of env.py; observe:
+        record the rows each step wrote (see worker/migbot_worker/observe.py)."""
+        return self._call("apply", changes=True, revisions=list(revisions), upgrade=upgrade, observe=observe)
 
     def stamp(self, target: str) -> StepOutcome:
         return self._call("stamp", changes=True, target=target)
@@ -115,7 +117,7 @@ class TreeExecutor:
         }
         dirs = [self._relative(d) for d in raw["version_dirs"]]
         return AlembicMap(
-            revisions=revisions, order=list(raw["order"]), heads=list(raw["heads"]),
+            revisions=revisions, heads=list(raw["heads"]),
             script_dir=self._relative(raw["script_dir"]),
             version_dirs=[d for d in dirs if d is not None],
             outside_tree=[d for d, r in zip(raw["version_dirs"], dirs) if r is None],

@@ -81,7 +81,7 @@ class Stairway:
         rev, step = trip.revision, self.progress.step
         before = self.db.snapshot()
         step(f"{self.prefix}{rev}: upgrade")
-        trip.upgrade = self.head.apply([rev], upgrade=True)
+        trip.upgrade = self.head.apply([rev], upgrade=True, observe=True)
         if not trip.upgrade.ok:
             trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), "the upgrade failed")
             return f"revision {rev} failed to upgrade"
@@ -89,7 +89,7 @@ class Stairway:
         after_up = self.db.snapshot()
         trip.applied = compare(before, after_up)
         step(f"{self.prefix}{rev}: downgrade")
-        trip.downgrade = self.head.apply([rev], upgrade=False)
+        trip.downgrade = self.head.apply([rev], upgrade=False, observe=True)
         if not trip.downgrade.ok:
             reason = "the downgrade raises on purpose" if trip.downgrade.error.deliberate else "the downgrade failed"
             trip.skipped = dict.fromkeys(("restored", "reupgrade"), reason)

@@ -2,17 +2,17 @@
 ScriptDirectory, RevisionMap and migration steps.
 
 - load: read alembic.ini, run env.py once (it may set version_locations), then report
-  Alembic's revision map: revisions, parents, dependencies, branch labels, files, the
-  upgrade order and the version locations, as env.py left them;
-- plan: the steps `upgrade heads` would apply from given heads;
+  Alembic's revision map: revisions, parents, dependencies, branch labels, files and the
+  version locations, as env.py left them;
+- plan: the steps `upgrade heads` would apply from given heads (none: the whole history);
 - upgrade: `alembic upgrade TARGET`, Alembic resolving the target;
 - apply: exactly the given revisions, in the given order and direction, in one run
-  (a stairway step, or going down to the base heads whatever their number);
+  (a stairway step, or going down to the base heads whatever their number), each step
+  observed on request (see observe.py);
 - stamp: alembic_version set to a target, nothing run (after a downgrade that did nothing);
 - drift: compare_metadata against the metadata as env.py declared it.
 
-Each step that runs a migration is observed (see observe.py). With a `runner` configured,
-every run of env.py goes through the project's own callable.
+With a `runner` configured, every run of env.py goes through the project's own callable.
 """
 
 import importlib
@@ -85,13 +85,8 @@ class Executor:
                 "path": path,
                 "doc": rev.doc or "",
             })
-        try:
-            order = [step.revision.revision for step in script._upgrade_revs("heads", ())]
-        except Exception:  # noqa: BLE001 - an unorderable map still has its walk order
-            order = [rev["id"] for rev in reversed(revisions)]
         return {
             "revisions": revisions,
-            "order": order,
             "heads": sorted(script.get_heads()),
             "script_dir": os.path.realpath(script.dir),
             "version_dirs": [os.path.realpath(str(p)) for p in script._version_locations],
@@ -114,22 +109,22 @@ class Executor:
         return {"revisions": [step.revision.revision for step in steps]}
 
     def upgrade(self, target):
-        observer = Observer([self.version_table])
+        self.run_env("upgrade", {"target": target}, lambda heads, context: self.script._upgrade_revs(target, heads),
+                     destination=target)
 
-        def body(heads, context):
-            steps = self.script._upgrade_revs(target, heads)
-            return observer.steps_for(self.script.revision_map, [s.revision for s in steps], True, context)
+    def apply(self, revisions, upgrade, observe=False):
+        """observe: record what each step wrote (four catalog reads a step; only where judged)."""
+        from alembic.runtime.migration import MigrationStep
 
-        self.run_env("upgrade", {"target": target}, body, destination=target)
-        return {"steps": observer.steps}
-
-    def apply(self, revisions, upgrade):
         observer = Observer([self.version_table])
 
         def body(heads, context):
             revision_map = self.script.revision_map
             scripts = [revision_map.get_revision(r) for r in revisions]
-            return observer.steps_for(revision_map, scripts, upgrade, context)
+            if observe:
+                return observer.steps_for(revision_map, scripts, upgrade, context)
+            make = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
+            return [make(revision_map, script) for script in scripts]
 
         command = "upgrade" if upgrade else "downgrade"
         self.run_env(command, {"revisions": list(revisions)}, body,

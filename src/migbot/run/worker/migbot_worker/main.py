@@ -111,7 +111,7 @@ class Worker:
         if cmd == "upgrade":
             return ex.upgrade(request["target"])
         if cmd == "apply":
-            return ex.apply(request["revisions"], request["upgrade"])
+            return ex.apply(request["revisions"], request["upgrade"], request.get("observe", False))
         if cmd == "stamp":
             return ex.stamp(request["target"])
         if cmd == "drift":

@@ -6,9 +6,9 @@ change, ...). Reading both right before and right after a step's migration funct
 gives what that step did to rows, whatever SQL it used, and whether the step ran in
 its own transaction or shared one with others.
 
-When env.py runs migrations outside a transaction (AUTOCOMMIT), each statement commits
-on its own and the transaction's counts say nothing: the observation is None, and
-migbot says it could not tell.
+When env.py runs migrations outside a transaction (AUTOCOMMIT), or a step commits along
+the way (an autocommit block), the transaction's counts do not cover the step: the
+observation is None, and migbot says it could not tell.
 """
 
 import functools
@@ -27,6 +27,10 @@ WHERE c.relkind IN ('r', 'm') AND n.nspname <> 'information_schema' AND left(n.n
 def _autocommit(connection):
     dbapi = getattr(getattr(connection, "connection", None), "dbapi_connection", None)
     return bool(getattr(dbapi, "autocommit", False))
+
+
+def _transaction_start(connection):
+    return connection.exec_driver_sql("SELECT transaction_timestamp()::text").scalar()
 
 
 def _read(connection, query):
@@ -51,8 +55,13 @@ class Observer:
             self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": None,
                                "rewritten": None})
             return result
-        counts, files = _read(connection, _COUNTS), _read(connection, _FILES)
+        counts, files, began = _read(connection, _COUNTS), _read(connection, _FILES), _transaction_start(connection)
         result = fn(**kw)
+        if _transaction_start(connection) != began:
+            # The step committed along the way (an autocommit block): the counts started over.
+            self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": None,
+                               "rewritten": None})
+            return result
         rows = {}
         for relid, (name, count) in _read(connection, _COUNTS).items():
             written = count - counts.get(relid, (name, 0))[1]
