@@ -71,15 +71,17 @@ def test_a_data_migration_with_a_pass_downgrade_fails_with_the_rows_it_wrote(rep
     assert (finding["file"], finding["line"]) == ("alembic/versions/0003.py", line_of(path, "def downgrade()"))
 
 
-def test_rows_written_outside_one_transaction_are_not_taken_for_a_read_only_upgrade(repo: Repo) -> None:
+def test_rows_written_outside_one_transaction_are_a_warning_not_a_pass(repo: Repo) -> None:
     repo.revision("0003", "0002", """
         with op.get_context().autocommit_block():
             op.execute("UPDATE users SET full_name = upper(full_name)")
     """, "pass")
     repo.commit("a backfill in an autocommit block")
     result = repo.verify()
-    assert result.exit_code == 1
+    assert result.exit_code == 0, summaries(result)
+    assert result.status("reversible-downgrades") == "warn"
     [finding] = result.check("reversible-downgrades")["findings"]
+    assert finding["severity"] == "warning"
     assert finding["message"] == (
         "0003: downgrade() does nothing (it is empty); the upgrade changed no schema, and migbot could not observe "
         "whether it wrote rows (it did not run in one transaction: env.py's AUTOCOMMIT, or an autocommit block)")
@@ -178,6 +180,53 @@ def test_alembic_wins_over_the_static_reading_of_a_computed_down_revision(repo: 
     assert result.check("single-head")["summary"] == "head in Alembic's map: 0003"
     assert result.project["heads"]["head"] == ["0003"]
     assert [r["revision"] for r in result.project["stairway"]] == ["0003"]
+
+
+def _per_dialect_history(tmp_path) -> Repo:
+    """Like prefect: env.py reads versions_postgresql/, and versions_sqlite/ holds the same history
+    written for another database, which no PostgreSQL run loads."""
+    repo = make_repo(tmp_path / "svc")
+    repo.git("mv", "alembic/versions", "alembic/versions_postgresql")
+    repo.replace("alembic/env.py", "config = context.config\n",
+                 "config = context.config\n" + ENV_PY_SETS_VERSION_LOCATIONS)
+    repo.revision("s001", None, 'op.execute("SELECT 1")', 'op.execute("SELECT 1")', versions="alembic/versions_sqlite")
+    repo.commit("per-dialect version folders")
+    repo.branch("feature")
+    return repo
+
+
+def test_a_history_for_another_dialect_is_said_to_be_unverified_not_failed(tmp_path) -> None:
+    repo = _per_dialect_history(tmp_path)
+    repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
+    repo.revision("s002", "s001", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")', versions="alembic/versions_sqlite")
+    add_age_to_model(repo)
+    repo.write("migbot.toml", 'allow-irreversible = [{revision = "0003", reason = "checking the note"}]\n')
+    repo.commit("the same change for both databases")
+    result = repo.verify()
+    assert result.exit_code == 0, summaries(result)
+    check = result.check("revisions-loaded")
+    assert check["status"] == "warn"
+    [finding] = check["findings"]
+    assert finding["message"].startswith("`alembic/versions_sqlite` holds revisions that no history migbot ran loads")
+    assert finding["message"].endswith("the branch's 1 changed file there is not verified: alembic/versions_sqlite/s002.py")
+    # Alembic's map knows 0003, so allow-irreversible names a real revision.
+    assert not any("allow-irreversible names revision" in note for note in result.report["notes"])
+
+
+def test_when_alembic_is_never_asked_no_static_check_passes_on_nothing(tmp_path) -> None:
+    repo = _per_dialect_history(tmp_path)
+    repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
+    repo.replace("alembic/env.py", "from app.models import Base", "from app.models import Base\nimport no_such_module")
+    repo.commit("a revision, and an env.py that cannot load")
+    result = repo.verify()
+    assert result.exit_code == 1
+    for check_id in ("revision-syntax", "unique-revision-ids", "single-head", "base-migrations-unchanged"):
+        check = result.check(check_id)
+        assert check["status"] == "skip", check
+        assert "Alembic's own map was not read" in check["summary"]
+    changes = result.project["summary"]["changes_made"]
+    assert changes[0].startswith("Adds or edits `alembic/versions_postgresql/0003.py`, which reads like a revision")
+    assert "alembic/versions_postgresql/0003.py (added)" in result.project["summary"]["files_modified"]
 
 
 # --- 6. never green on nothing ----------------------------------------------------------------

@@ -51,7 +51,7 @@ CHECKS: tuple[CheckSpec, ...] = (
         why="Nothing else can be verified, and `alembic upgrade` would fail the same way on deploy.",
         fix="The finding says what failed; `alembic current` reproduces it locally. Settings that need "
         "variables get them from the `env` table in [tool.migbot]; the interpreter and import path are set with "
-        "`python` and `sys-path`.",
+        "`python` and `sys-path`; an env.py that only runs inside the app's own harness gets a `runner`.",
         can_disable=False,
     ),
     CheckSpec(

@@ -220,6 +220,9 @@ class Evidence:
     drift_in_fresh_worker: bool = False  # the migrations changed the models' metadata in memory
     edited_downgrades: list[EditedDowngrade] = field(default_factory=list)
     unloaded_revision_files: list[str] = field(default_factory=list)  # changed by the branch, loaded by no history
+    # Folders that already held revisions no verified run loads (a history for another database or
+    # dialect, chosen by env.py), with the branch's changed files in them.
+    unverified_histories: dict[str, list[str]] = field(default_factory=dict)
     live_skipped: str | None = None  # why nothing live ran past the base
     timings: list[tuple[str, float]] = field(default_factory=list)
     imported_files: list[str] = field(default_factory=list)

@@ -103,6 +103,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
             # run in worker processes, snapshot and compare
             runs = [ProjectRun(ctx, plan, config, index, align_with_alembic).run() for index, plan in enumerate(plans)]
             _note_unloaded_revision_files(runs)
+        notes += _unknown_allowances(config, runs)
         # checks, then each project's report
         for plan, evidence in runs:
             live, drift = run_live_checks(plan, evidence, config)
@@ -185,10 +186,6 @@ def _notes(repo: GitRepo, options: VerifyOptions, plans: list[ProjectPlan], conf
         if ini not in verified:
             notes.append(f"{ini} holds an Alembic project that migbot did not verify: alembic-ini in "
                          f"{config.source} does not name it.")
-    known = {rev for plan in plans for rev in plan.head.graph.ids}
-    for allowed in config.allow_irreversible:
-        if allowed.revision not in known:
-            notes.append(f"allow-irreversible names revision {allowed.revision}, which no revision file declares.")
     for plan in plans:
         if plan.merge_base.project is None:
             notes.append(f"{plan.project.ini_path} does not exist at the merge-base: the base state is an empty "
@@ -196,16 +193,33 @@ def _notes(repo: GitRepo, options: VerifyOptions, plans: list[ProjectPlan], conf
     return notes
 
 
+def _unknown_allowances(config: MigbotConfig, runs: list[tuple[ProjectPlan, Evidence]]) -> list[str]:
+    """allow-irreversible entries that name no revision: Alembic's map where it was read."""
+    known = {rev for plan, ev in runs for rev in (ev.alembic.revisions if ev.alembic else plan.head.graph.ids)}
+    return [f"allow-irreversible names revision {allowed.revision}, which no revision file declares."
+            for allowed in config.allow_irreversible if allowed.revision not in known]
+
+
 def _note_unloaded_revision_files(runs: list[tuple[ProjectPlan, Evidence]]) -> None:
     """Revision-like files the branch changed that no project's Alembic loaded, given to the
-    project they most likely belong to (its version folders, else the nearest ini folder)."""
+    project they most likely belong to (its version folders, else the nearest ini folder).
+    A file in a folder that already held revisions at the merge-base, none of which any run
+    loads, belongs to a history migbot did not run (env.py chose another folder for this
+    database): that is said, as a warning. Any other is a file Alembic never sees."""
     loaded = {path for _plan, ev in runs if ev.alembic is not None for path in ev.alembic.paths}
+    loaded_folders = {path.rsplit("/", 1)[0] for path in loaded if "/" in path}
     candidates = runs[0][0].revision_like_changes if runs else []
     for path in candidates:
         if path in loaded:
             continue
         plan, ev = max(runs, key=lambda run: _closeness(run[0], path))
-        if ev.alembic is not None:
+        if ev.alembic is None:
+            continue
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        existed = any(p.rsplit("/", 1)[0] == folder and p.endswith(".py") for p in plan.merge_base.blobs)
+        if existed and folder not in loaded_folders:
+            ev.unverified_histories.setdefault(folder, []).append(path)
+        else:
             ev.unloaded_revision_files.append(path)
 
 

@@ -30,6 +30,10 @@ def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
     if err is None or err.kind in ("wrong-database", "crash"):
         return None
     text = f"{err.type}: {err.message}"
+    if "worker thread" in text or "event loop" in text or "EventLoop" in err.type:
+        return ("env.py seems to run only inside the app's own harness (a worker thread, an event loop): name a "
+                "function that runs each Alembic command that way with `runner` in [tool.migbot] (docs/config.md, "
+                "A project's own harness).")
     if err.kind == "timeout":
         return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
     if err.type in ("ModuleNotFoundError", "ImportError"):

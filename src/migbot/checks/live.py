@@ -215,6 +215,14 @@ def revisions_loaded(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> C
     findings = [Finding(message=f"{path} reads like a revision file, and the branch adds or changes it, but no "
                         "Alembic history in the repository loads it", file=path)
                 for path in ev.unloaded_revision_files]
+    for folder, paths in sorted(ev.unverified_histories.items()):
+        n = len(paths)
+        findings.append(Finding(
+            message=f"`{folder}` holds revisions that no history migbot ran loads (env.py chose other version "
+            f"locations: a history for another database or dialect?), so the branch's {n} changed file"
+            f"{'s' if n != 1 else ''} there {'are' if n != 1 else 'is'} not verified: " + ", ".join(paths),
+            file=paths[0], severity="warning",
+            hint="If that history runs on PostgreSQL too, give it an ini of its own (or name it in alembic-ini)."))
     new = [c for c in plan.revision_changes if c.change == "added"]
     if not findings and plan.revision_like_changes and not ev.new_revisions and new:
         findings.append(Finding(message=f"the branch adds {len(new)} revision file{'s' if len(new) != 1 else ''}, but "

@@ -95,7 +95,10 @@ def reversible_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig)
         elif not observed:
             findings.append(Finding(message=f"{trip.revision}: downgrade() {how}; the upgrade changed no schema, and "
                                     "migbot could not observe whether it wrote rows (it did not run in one "
-                                    "transaction: env.py's AUTOCOMMIT, or an autocommit block)", **where))
+                                    "transaction: env.py's AUTOCOMMIT, or an autocommit block)", severity="warning",
+                                    hint="If the upgrade only builds indexes or repairs what is already there, `pass` "
+                                    "is right; if it rewrites rows, write the downgrade or list it in "
+                                    "allow-irreversible.", **where))
         elif refuses:
             findings.append(Finding(message=f"{trip.revision}: downgrade() {how} although the upgrade changes "
                                     "nothing: every rollback stops here; `pass` would do", severity="warning",

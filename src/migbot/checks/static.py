@@ -132,6 +132,11 @@ NEEDS_EVERY_FILE = {"unique-revision-ids", "down-revisions-exist", "single-head"
 
 
 def run_static_checks(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> list[CheckResult]:
+    if not plan.head.files and (ev is None or ev.alembic is None):
+        # Nothing where migbot read the config, and Alembic was never asked: no check looked.
+        why = f" ({ev.live_skipped})" if ev is not None and ev.live_skipped else ""
+        reason = f"migbot finds no revision files where it read the config, and Alembic's own map was not read{why}"
+        return [verdict(check(plan, config, ev).id, config, [], skipped=reason) for check in STATIC_CHECKS]
     unreadable = [f.path for f in plan.head.files if f.syntax_error]
     results = []
     for check in STATIC_CHECKS:

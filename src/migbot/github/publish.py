@@ -54,8 +54,9 @@ def annotations(report: Report) -> list[dict]:
         for check in project.checks:
             if check.status not in ("fail", "warn"):
                 continue
-            level = "error" if check.status == "fail" else "warning"
             for finding in check.findings or [None]:
+                serious = check.status == "fail" and (finding is None or finding.severity == "error")
+                level = "error" if serious else ("notice" if finding and finding.severity == "note" else "warning")
                 message = finding.message if finding else check.summary
                 if finding and finding.hint:
                     message += f"\n{finding.hint}"

@@ -21,7 +21,7 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
     by_id = {c.id: c for c in checks}
     seeds = _seed_data(ev)
     summary = TaskSummary(
-        changes_made=_changes_made(plan, impact_diff),
+        changes_made=_changes_made(plan, ev, impact_diff),
         files_modified=_files_modified(plan, ev),
         migrations=_migrations(plan, ev, by_id),
         schema_impact=_schema_impact(impact_diff),
@@ -95,8 +95,9 @@ def _revision_run(plan: ProjectPlan, ev: Evidence, trip: Trip) -> RevisionRun:
     )
 
 
-def _changes_made(plan: ProjectPlan, diff: SchemaDiff | None) -> list[str]:
-    lines = []
+def _changes_made(plan: ProjectPlan, ev: Evidence, diff: SchemaDiff | None) -> list[str]:
+    lines = [f"Adds or edits `{path}`, which reads like a revision file but is not part of the history migbot "
+             "read (see the checks)" for path in _unread_revision_files(plan, ev)]
     verbs = {"added": "Adds", "modified": "Edits", "downgrade-edited": "Edits the downgrade of", "deleted": "Deletes",
              "reformatted": "Reformats"}
     for change in plan.revision_changes:
@@ -109,6 +110,8 @@ def _changes_made(plan: ProjectPlan, diff: SchemaDiff | None) -> list[str]:
             more = len(schema_lines) - MAX_CHANGE_LINES
             schema_lines = schema_lines[:MAX_CHANGE_LINES] + [f"... and {more} more schema changes"]
         lines += schema_lines
+    elif lines:
+        lines.append("Schema changes unknown: the branch's migrations did not run to head")
     return lines or ["No database changes"]
 
 
@@ -136,9 +139,20 @@ def _sentence(change) -> str:
     return text[0].upper() + text[1:]
 
 
+def _unread_revision_files(plan: ProjectPlan, ev: Evidence) -> list[str]:
+    """Revision-like files the branch changed that this project's history does not hold: the
+    ones given to it after Alembic's map was read, else those in its folder."""
+    if ev.alembic is not None:
+        return ev.unloaded_revision_files + [p for paths in ev.unverified_histories.values() for p in paths]
+    read = {c.path for c in plan.revision_changes}
+    home = plan.project.directory
+    return [p for p in plan.revision_like_changes if p not in read and (not home or p.startswith(home + "/"))]
+
+
 def _files_modified(plan: ProjectPlan, ev: Evidence) -> list[str]:
     """Files the branch changed that shape the database: revisions, what env.py imports, seeds, config."""
     relevant = set(ev.imported_files)
+    unread = set(_unread_revision_files(plan, ev))
     project_dir = plan.project.directory
     out = []
     labels = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "modified", "C": "copied"}
@@ -146,7 +160,7 @@ def _files_modified(plan: ProjectPlan, ev: Evidence) -> list[str]:
         path = change.path
         in_project = not project_dir or path.startswith(project_dir + "/")
         interesting = (
-            plan.project.owns(path) or path in relevant or path == plan.project.ini_path
+            plan.project.owns(path) or path in relevant or path == plan.project.ini_path or path in unread
             or path == plan.project.env_py or (in_project and "/seeds/" in f"/{path}")
         )
         if interesting:

@@ -88,7 +88,7 @@ def render_terminal(report: Report, console: Console) -> None:
                     if f.hint:
                         p(f"        [yellow]→ {escape(f.hint)}[/]")
                     for detail in f.details:
-                        for line in detail.splitlines()[-12:]:
+                        for line in _digest(detail):
                             p(f"        [dim]{escape(line)}[/]")
                 p(f"      [dim]fix: {escape(BY_ID[c.id].fix)}[/]")
         if project.drift.checked and (project.drift.existing or project.drift.fixed):
@@ -101,6 +101,17 @@ def render_terminal(report: Report, console: Console) -> None:
     verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
     warnings = f"{c.warnings} warning{'' if c.warnings == 1 else 's'}"
     p(f"{verdict} — {c.failed} failed, {warnings}, {c.passed} passed, {c.skipped} skipped ({report.seconds:.1f} s)")
+
+
+def _digest(detail: str, limit: int = 12) -> list[str]:
+    """A detail as a developer reads it in a terminal: a traceback's frames and the first line of
+    its error (the message above already says the rest: SQL, parameters), else its last lines."""
+    lines = detail.splitlines()
+    if not lines or not lines[0].startswith("Traceback"):
+        return lines[-limit:]
+    frames = [line for line in lines[1:] if line.startswith(" ")]
+    error = next((line for line in lines[1:] if not line.startswith(" ")), "")
+    return [lines[0], *frames[-(limit - 2):], error]
 
 
 def _section(console: Console, title: str, lines: list[str]) -> None:

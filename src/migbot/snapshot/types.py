@@ -96,7 +96,8 @@ def _detail(kind: str, definition: Definition) -> str:
     if kind == "type":
         return definition.get("definition") or ""
     if kind in ("constraint", "index"):
-        return " ".join((definition.get("definition") or "").split())[:160]
+        text = " ".join((definition.get("definition") or "").split())
+        return text if len(text) <= 160 else text[:159] + "…"
     return ""
 
 
