@@ -198,7 +198,8 @@ def _per_dialect_history(tmp_path) -> Repo:
 def test_a_history_for_another_dialect_is_said_to_be_unverified_not_failed(tmp_path) -> None:
     repo = _per_dialect_history(tmp_path)
     repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
-    repo.revision("s002", "s001", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")', versions="alembic/versions_sqlite")
+    repo.revision("s002", "s001", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")',
+                  versions="alembic/versions_sqlite")
     add_age_to_model(repo)
     repo.write("migbot.toml", 'allow-irreversible = [{revision = "0003", reason = "checking the note"}]\n')
     repo.commit("the same change for both databases")
@@ -208,7 +209,8 @@ def test_a_history_for_another_dialect_is_said_to_be_unverified_not_failed(tmp_p
     assert check["status"] == "warn"
     [finding] = check["findings"]
     assert finding["message"].startswith("`alembic/versions_sqlite` holds revisions that no history migbot ran loads")
-    assert finding["message"].endswith("the branch's 1 changed file there is not verified: alembic/versions_sqlite/s002.py")
+    assert finding["message"].endswith(
+        "the branch's 1 changed file there is not verified: alembic/versions_sqlite/s002.py")
     # Alembic's map knows 0003, so allow-irreversible names a real revision.
     assert not any("allow-irreversible names revision" in note for note in result.report["notes"])
 
@@ -502,3 +504,87 @@ def test_a_column_moved_to_another_position_keeps_its_rows(repo: Repo) -> None:
     result = repo.verify()
     assert result.exit_code == 0, summaries(result)
     assert result.check("downgrade-keeps-data")["summary"] == "1 table kept every row through upgrade and downgrade"
+
+
+# --- found on real projects (mlflow, fractal-server) -------------------------------------------------
+def test_a_script_location_relative_to_the_repository_root(tmp_path) -> None:
+    """Like mlflow: the ini lives in a subfolder, and its plain relative script_location is meant to
+    be read from the repository root, where `alembic -c app/db/alembic.ini ...` runs."""
+    repo = make_repo(tmp_path / "svc")
+    repo.git("mv", "alembic.ini", "app/alembic.ini")
+    repo.commit("the ini beside the app")
+    repo.branch("feature")
+    repo.revision("0003", "0002", ADD_AGE, DROP_AGE)
+    add_age_to_model(repo)
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 0, summaries(result)
+    assert [r["revision"] for r in result.project["stairway"]] == ["0003"]
+
+
+def test_a_base_that_does_not_build_blames_no_revision_file(tmp_path) -> None:
+    repo = make_repo(tmp_path / "svc")
+    repo.revision("0003", "0002", 'op.execute("SELECT * FROM no_such_table")', 'op.execute("SELECT 1")')
+    repo.commit("main is broken")
+    repo.branch("feature")
+    repo.revision("0004", "0003", ADD_AGE, DROP_AGE)
+    repo.commit()
+    result = repo.verify()
+    assert result.failed() == ["base-builds"], summaries(result)
+    assert result.status("revisions-loaded") == "pass"
+
+
+def test_models_that_env_py_never_imports_are_not_called_drift(repo: Repo) -> None:
+    repo.replace("alembic/env.py", "target_metadata = Base.metadata", "from sqlalchemy import MetaData\n"
+                 "target_metadata = MetaData()  # the models are never imported here")
+    repo.revision("0003", "0002", ADD_AGE, DROP_AGE)
+    repo.commit()
+    result = repo.verify()
+    drift = result.check("model-drift")
+    assert drift["status"] == "skip"
+    assert drift["summary"].startswith("env.py's target_metadata holds no tables while the database has some")
+
+
+NOTES_TABLE = """
+    op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("body", sa.Text()),
+                    sa.Column("lo", sa.Integer()), sa.Column("hi", sa.Integer()))
+"""
+
+
+def test_a_migrations_guard_against_made_up_rows_is_a_warning(tmp_path) -> None:
+    repo = make_repo(tmp_path / "svc")
+    repo.revision("0003", "0002", NOTES_TABLE, 'op.drop_table("notes")')
+    repo.commit("main: notes, which no seed fills")
+    repo.branch("feature")
+    path = repo.revision("0004", "0003", """
+        count = op.get_bind().execute(sa.text("SELECT count(*) FROM notes")).scalar()
+        if count:
+            raise RuntimeError(f"{count} notes hold bodies this migration cannot convert")
+    """, "pass")
+    repo.commit("a conversion that refuses data it does not know")
+    result = repo.verify()
+    assert result.exit_code == 0, summaries(result)
+    check = result.check("migrations-with-data")
+    assert check["status"] == "warn"
+    [finding] = check["findings"]
+    assert finding["message"].startswith("0004: the new revisions up over existing rows failed: RuntimeError: 300 "
+                                         "notes hold bodies this migration cannot convert")
+    assert (finding["file"], finding["line"]) == ("alembic/versions/0004.py", line_of(path, "raise RuntimeError"))
+    assert "made up by migbot" in finding["hint"]
+
+
+def test_tables_the_branch_changes_that_had_no_rows_are_said_to_be_untried(tmp_path) -> None:
+    repo = make_repo(tmp_path / "svc")
+    repo.revision("0003", "0002", NOTES_TABLE + '    op.create_check_constraint("lo_below_hi", "notes", "lo < hi")\n',
+                  'op.drop_table("notes")')
+    repo.commit("main: notes, with a check synthetic rows cannot meet")
+    repo.branch("feature")
+    repo.revision("0004", "0003", 'op.add_column("notes", sa.Column("title", sa.String(100)))',
+                  'op.drop_column("notes", "title")')
+    repo.commit()
+    result = repo.verify()
+    check = result.check("migrations-with-data")
+    assert check["status"] == "warn", summaries(result)
+    [finding] = check["findings"]
+    assert finding["message"].startswith("the new revisions change `public.notes`, which had no rows, so they were "
+                                         "not tried over data (synthetic rows could not be made: `public.notes`: ")

@@ -113,8 +113,8 @@ def test_package_relative_script_location_and_two_version_locations(tmp_path) ->
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 0, [(c["id"], c["summary"]) for c in result.project["checks"]]
-    assert [m["file"] for m in result.project["summary"]["migrations"]] == [
-        "app/migrations/data_versions/0004.py", "app/migrations/versions/0003.py"]
+    assert [m["file"] for m in result.project["summary"]["migrations"]] == [  # in the order Alembic applies them
+        "app/migrations/versions/0003.py", "app/migrations/data_versions/0004.py"]
     assert [r["revision"] for r in result.project["stairway"]] == ["0003", "0004"]
 
 

@@ -188,7 +188,11 @@ def test_downgrade_that_loses_data(repo: Repo) -> None:
     assert result.exit_code == 0  # a warning by default
     check = result.check("downgrade-keeps-data")
     assert check["status"] == "warn"
-    assert check["findings"][0]["message"].startswith("`public.users`: 2 rows changed")
+    [finding] = check["findings"]
+    # Which rows, which column, and the revision to look at.
+    assert finding["message"].startswith("0003: `public.users`: 2 rows changed (e.g. ")
+    assert finding["message"].endswith(", in column `full_name`")
+    assert (finding["revision"], finding["file"]) == ("0003", "alembic/versions/0003.py")
     repo.write("migbot.toml", '[checks]\ndowngrade-keeps-data = "error"\n')
     repo.commit("data loss is an error here")
     assert repo.verify().exit_code == 1

@@ -262,3 +262,19 @@ def test_finding_location_links_with_file_url():
     finding = Finding(message="bad", file="migrations/versions/0003_x.py", line=12)
     out = render_markdown(make_report([finding]), file_url="https://example.test/blob/{path}#L{line}")
     assert "([`migrations/versions/0003_x.py:12`](https://example.test/blob/migrations/versions/0003_x.py#L12))" in out
+
+
+def test_a_traceback_in_the_terminal_keeps_its_frames_and_its_error_line():
+    from migbot.report.terminal import _digest
+
+    traceback = ("Traceback (project files only):\n"
+                 '  File "alembic/versions/0003.py", line 24, in upgrade\n'
+                 '    op.create_table("t")\n'
+                 "sqlalchemy.exc.ProgrammingError: relation already exists\n"
+                 "[SQL: CREATE TABLE t (\n" + "".join(f"\tc{i} integer,\n" for i in range(20)) + ")]\n")
+    assert _digest(traceback) == [
+        "Traceback (project files only):",
+        '  File "alembic/versions/0003.py", line 24, in upgrade',
+        '    op.create_table("t")',
+        "sqlalchemy.exc.ProgrammingError: relation already exists",
+    ]

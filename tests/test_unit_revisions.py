@@ -507,3 +507,12 @@ def test_an_edit_to_upgrade_or_to_the_revision_links_is_an_edit():
     assert (upgrade.change, upgrade.changed_parts) == ("modified", ["def upgrade"])
     both = _edit_of(BASE_REVISION, BASE_REVISION.replace('"agee"', '"age"').replace('"0002"', '"0001"'))
     assert (both.change, both.changed_parts) == ("modified", ["def downgrade", "down_revision ="])
+
+
+def test_batch_operations_are_described_with_the_table_of_their_own_block():
+    info = parse(revision_with(upgrade_body=(
+        '    with op.batch_alter_table("job_locks") as batch_op:\n'
+        '        batch_op.create_index("ix_job_locks_job_id", ["job_id"])\n'
+        '    with op.batch_alter_table("jobs") as batch_op:\n'
+        '        batch_op.drop_column("legacy")\n')))
+    assert info.ops == ["create index `ix_job_locks_job_id` on `job_locks`", "drop column `jobs.legacy`"]

@@ -79,7 +79,14 @@ def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
                 finding.message = f"{finding.revision}: {finding.message}"
             if finding.revision and not finding.file:
                 finding.file = revision_file(plan, ev, finding.revision)
+            if outcome.error.deliberate and data.synthetic_filled:
+                # The migration's own guard refused the rows; some of them are made up.
+                finding.severity = "warning"
+                finding.hint = ("The revision refuses these rows on purpose, and some were made up by migbot. If "
+                                "real data cannot look like that, give the table realistic rows with a seed set "
+                                "(docs/config.md, Seeds); if it can, the deploy would stop here too.")
             findings.append(finding)
+    findings += _untried_tables(ev)
     rows = sum(data.base_rows.values())
     synthetic = sum((data.synthetic_filled or {}).values())
     tables = _plural(sum(1 for n in data.base_rows.values() if n), 'table')
@@ -92,13 +99,51 @@ def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
                    passed=f"the new revisions went {what} over {rows} rows in {tables} ({synthetic} synthetic){note}")
 
 
+def _revision_touching(ev: Evidence, table: str) -> str | None:
+    """The last new revision that changed `table`'s schema or wrote its rows (up or down over the
+    data): where a reader should look first."""
+    found = None
+    for trip in ev.trips:
+        schema = trip.applied.changes if trip.applied is not None else []
+        wrote = set((ev.data.rows_up or {}).get(trip.revision, {}))
+        wrote |= set((ev.data.rows_down or {}).get(trip.revision, {}))
+        if table in wrote or any(c.table == table or (c.kind == "table" and c.name == table) for c in schema):
+            found = trip.revision
+    return found
+
+
+def _untried_tables(ev: Evidence) -> list[Finding]:
+    """Tables the new revisions change that had no rows to change: those were not tried over data."""
+    data, before = ev.data, ev.base_snapshot.get("table") if ev.base_snapshot is not None else {}
+    touched: set[str] = set()
+    for trip in ev.trips:
+        for change in (trip.applied.changes if trip.applied is not None else []):
+            table = change.table or (change.name if change.kind == "table" else None)
+            if table in before:
+                touched.add(table)
+        touched |= {t for t in (trip.rows_up or {}) if t in before}
+    empty = sorted(t for t in touched if not data.base_rows.get(t))
+    if not empty:
+        return []
+    reasons = "; ".join(f"`{t}`: {data.synthetic_skipped[t]}" for t in empty if t in data.synthetic_skipped)
+    return [Finding(message=f"the new revisions change {', '.join(f'`{t}`' for t in empty)}, which had no rows, so "
+                    "they were not tried over data" + (f" (synthetic rows could not be made: {reasons})" if reasons
+                                                       else ""),
+                    severity="warning",
+                    hint="Give these tables rows with a seed set (docs/config.md, Seeds).")]
+
+
 def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     data = ev.data
     if (reason := live_skip_reason(ev) or data.data_skipped or data.down_skipped) is not None:
         return verdict("downgrade-keeps-data", config, [], skipped=reason)
     if data.lost is None:
         return verdict("downgrade-keeps-data", config, [], skipped="the new revisions did not go up and down over rows")
-    findings = [Finding(message=change.text) for change in data.lost]
+    findings = []
+    for change in data.lost:
+        revision = _revision_touching(ev, change.table)
+        findings.append(Finding(message=(f"{revision}: " if revision else "") + change.text, revision=revision,
+                                file=revision_file(plan, ev, revision) if revision else None))
     return verdict("downgrade-keeps-data", config, findings,
                    passed=f"{_plural(data.compared_tables, 'table')} kept every row through upgrade and downgrade",
                    failed=f"after upgrade and downgrade, {_plural(len(findings), 'table')} "

@@ -34,6 +34,10 @@ def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
         return ("env.py seems to run only inside the app's own harness (a worker thread, an event loop): name a "
                 "function that runs each Alembic command that way with `runner` in [tool.migbot] (docs/config.md, "
                 "A project's own harness).")
+    if "Path doesn't exist" in err.message:
+        return ("Alembic reads a relative script_location from the folder it runs in: migbot runs it in the ini's "
+                "folder, or in the repository root when the path exists only from there. `%(here)s/...` in the ini "
+                "names the folder without depending on where Alembic runs.")
     if err.kind == "timeout":
         return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
     if err.type in ("ModuleNotFoundError", "ImportError"):

@@ -224,7 +224,8 @@ def revisions_loaded(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> C
             file=paths[0], severity="warning",
             hint="If that history runs on PostgreSQL too, give it an ini of its own (or name it in alembic-ini)."))
     new = [c for c in plan.revision_changes if c.change == "added"]
-    if not findings and plan.revision_like_changes and not ev.new_revisions and new:
+    planned = ev.base_snapshot is not None and ev.plan_error is None and not ev.stairway_skipped
+    if not findings and planned and not ev.new_revisions and new:
         findings.append(Finding(message=f"the branch adds {len(new)} revision file{'s' if len(new) != 1 else ''}, but "
                                 "Alembic applies no new revision from the base heads", file=new[0].path))
     n = len(ev.alembic.revisions)
@@ -244,6 +245,9 @@ def classify_drift(ev: Evidence) -> Drift:
         return Drift(checked=False, note=f"compare_metadata failed at head: {head.error.message}")
     if not head.result.get("has_metadata"):
         return Drift(checked=False, note="env.py sets no target_metadata")
+    if head.result.get("tables") == 0 and ev.head_snapshot is not None and ev.head_snapshot.get("table"):
+        return Drift(checked=False, note="env.py's target_metadata holds no tables while the database has some: "
+                     "env.py does not import the models, so there is nothing to compare them with")
     head_items = {d["key"]: _drift_item(d) for d in head.result["facts"]}
     base_items: dict[str, DriftItem] = {}
     note = ""

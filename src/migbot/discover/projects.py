@@ -41,6 +41,7 @@ class AlembicProject:
     version_dirs: list[str]  # repo-relative directories holding revision files
     recursive: bool = False
     toml_file: str | None = None  # pyproject.toml holding [tool.alembic], if used
+    run_dir: str | None = None  # repo-relative folder Alembic runs in (default: the ini's folder)
     ini_url_driver: str | None = None  # "asyncpg" from an ini URL like postgresql+asyncpg://...
 
     @property
@@ -130,7 +131,8 @@ def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], ex
             hint="Point migbot at the right file with alembic-ini in [tool.migbot].",
         )
     roots = [ini_dir, "", "src", *extra_roots]
-    script_dir = _resolve_location(script_location, ini_dir, roots, files)
+    run_dir = _run_dir(script_location, ini_dir, files)
+    script_dir = _resolve_location(script_location, run_dir, roots, files)
 
     raw_versions = section.get("version_locations") or toml_section.get("version_locations")
     if isinstance(raw_versions, list):
@@ -140,7 +142,8 @@ def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], ex
         version_entries = _split_paths(raw_versions, sep)
     else:
         version_entries = []
-    version_dirs = [_resolve_location(v, ini_dir, roots, files) for v in version_entries] or [_join(script_dir, "versions")]
+    version_dirs = [_resolve_location(v, run_dir, roots, files) for v in version_entries] \
+        or [_join(script_dir, "versions")]
     recursive = str(section.get("recursive_version_locations", toml_section.get("recursive_version_locations", "false"))).lower() in ("true", "1", "yes")
 
     url = section.get("sqlalchemy.url", "")
@@ -149,9 +152,22 @@ def load_project(repo: GitRepo, commit: str, ini_path: str, files: list[str], ex
     if match and match.group(1) in ("asyncpg", "psycopg", "psycopg2", "pg8000", "psycopg_async"):
         driver = match.group(1)
     return AlembicProject(
-        ini_path=ini_path, script_location=script_dir, version_dirs=version_dirs, recursive=recursive,
+        ini_path=ini_path, script_location=script_dir, version_dirs=version_dirs, recursive=recursive, run_dir=run_dir,
         toml_file=toml_file, ini_url_driver=driver,
     )
+
+
+def _run_dir(script_location: str, ini_dir: str, files: list[str]) -> str:
+    """Where Alembic runs: it reads a plain relative script_location from its working directory.
+    The ini's folder, as `cd <folder> && alembic ...` does; the repository root when the
+    location exists only from there (`alembic -c <folder>/alembic.ini ...`, as mlflow's is meant)."""
+    value = script_location.strip()
+    if value.startswith("%(here)s") or (":" in value and "/" not in value.split(":", 1)[0]) or not ini_dir:
+        return ini_dir
+    from_ini, from_root = _join(ini_dir, value), _normalise(value)
+    if not any(f.startswith(from_ini + "/") for f in files) and any(f.startswith(from_root + "/") for f in files):
+        return ""
+    return ini_dir
 
 
 def _split_paths(value: str, separator: str | None) -> list[str]:

@@ -225,29 +225,37 @@ def _column_name(node: ast.expr | None) -> str | None:
 
 
 def describe_ops(fn: ast.FunctionDef) -> list[str]:
-    """Phrases for the op.* (and batch_op.*) calls in a function, in source order."""
-    ops: list[str] = []
-    batch_tables: dict[str, str] = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.withitem) and isinstance(node.context_expr, ast.Call):
-            call = node.context_expr
-            if isinstance(call.func, ast.Attribute) and call.func.attr == "batch_alter_table" and isinstance(node.optional_vars, ast.Name):
-                batch_tables[node.optional_vars.id] = _literal(_arg(call, 0, "table_name")) or "?"
-    calls = sorted(
-        (n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)),
-        key=lambda n: (n.lineno, n.col_offset),
-    )
-    for call in calls:
-        owner, name = call.func.value.id, call.func.attr
-        if owner in batch_tables:
-            phrase = _describe_call(name, call, batch_table=batch_tables[owner])
-        elif owner == "op":
-            phrase = _describe_call(name, call)
-        else:
-            continue
-        if phrase:
-            ops.append(phrase)
-    return ops
+    """Phrases for the op.* (and batch_op.*) calls in a function, in source order. A batch
+    variable means the table of the `with op.batch_alter_table(...)` block it is used in."""
+    found: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, batch_tables: dict[str, str]) -> None:
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            inner = dict(batch_tables)
+            for item in node.items:
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr == "batch_alter_table" and isinstance(item.optional_vars, ast.Name)):
+                    inner[item.optional_vars.id] = _literal(_arg(call, 0, "table_name")) or "?"
+                visit(call, batch_tables)
+            for statement in node.body:
+                visit(statement, inner)
+            return
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, name = node.func.value.id, node.func.attr
+            phrase = None
+            if owner in batch_tables:
+                phrase = _describe_call(name, node, batch_table=batch_tables[owner])
+            elif owner == "op":
+                phrase = _describe_call(name, node)
+            if phrase:
+                found.append((node.lineno, node.col_offset, phrase))
+        for child in ast.iter_child_nodes(node):
+            visit(child, batch_tables)
+
+    for statement in fn.body:
+        visit(statement, {})
+    return [phrase for _line, _col, phrase in sorted(found)]
 
 
 # Where each op.* call takes its table argument; batch_op.* calls omit it.

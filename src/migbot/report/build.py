@@ -100,7 +100,7 @@ def _changes_made(plan: ProjectPlan, ev: Evidence, diff: SchemaDiff | None) -> l
              "read (see the checks)" for path in _unread_revision_files(plan, ev)]
     verbs = {"added": "Adds", "modified": "Edits", "downgrade-edited": "Edits the downgrade of", "deleted": "Deletes",
              "reformatted": "Reformats"}
-    for change in plan.revision_changes:
+    for change in _in_alembic_order(plan, ev):
         rev = change.revision
         what = f" ({rev.summary})" if change.change == "added" else ""
         lines.append(f"{verbs[change.change]} migration `{rev.revision or change.path}`{what}")
@@ -139,6 +139,14 @@ def _sentence(change) -> str:
     return text[0].upper() + text[1:]
 
 
+def _in_alembic_order(plan: ProjectPlan, ev: Evidence) -> list:
+    """The branch's revision changes, added revisions in the order Alembic applies them."""
+    position = {rev: i for i, rev in enumerate(ev.new_revisions)}
+    kinds = {"added": 0, "modified": 1, "downgrade-edited": 2, "deleted": 3, "reformatted": 4}
+    return sorted(plan.revision_changes,
+                  key=lambda c: (kinds[c.change], position.get(c.revision.revision or "", len(position)), c.path))
+
+
 def _unread_revision_files(plan: ProjectPlan, ev: Evidence) -> list[str]:
     """Revision-like files the branch changed that this project's history does not hold: the
     ones given to it after Alembic's map was read, else those in its folder."""
@@ -171,7 +179,7 @@ def _files_modified(plan: ProjectPlan, ev: Evidence) -> list[str]:
 def _migrations(plan: ProjectPlan, ev: Evidence, checks: dict[str, CheckResult]) -> list[MigrationEntry]:
     trips = {t.revision: t for t in ev.trips}
     entries = []
-    for change in plan.revision_changes:
+    for change in _in_alembic_order(plan, ev):
         rev = change.revision
         if change.change == "added":
             status = _trip_status(trips.get(rev.revision or ""), checks)
@@ -355,8 +363,8 @@ def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
                          f"{_count(len(seeds.synthetic_rows), 'empty table')}")
         if seeds.synthetic_skipped:
             parts.append(f"{_count(len(seeds.synthetic_skipped), 'table')} left empty")
-        lines.append(f"Rows the new revisions ran over: {sum(seeds.base_rows.values())} in {_count(tables, 'table')} ("
-                     + "; ".join(parts) + ")")
+        lines.append(f"Rows the new revisions ran over: {sum(seeds.base_rows.values())} in {_count(tables, 'table')}"
+                     + (" (" + "; ".join(parts) + ")" if parts else ""))
     elif data_check is not None and data_check.status == "skip":
         lines.append(f"Migrations over data: skipped ({data_check.summary})")
     return lines

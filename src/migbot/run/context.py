@@ -78,7 +78,7 @@ class RunContext:
         spec = WorkerSpec(
             name=role,
             project_root=tree,
-            cwd=ini.parent,
+            cwd=(tree / project.run_dir) if project.run_dir is not None else ini.parent,
             ini_path=ini,
             sys_path=list(dict.fromkeys(sys_path)),
             env=project_env(settings),

@@ -29,7 +29,9 @@ from migbot.provision.databases import Databases
 from migbot.provision.synthetic import fill_empty_tables
 from migbot.run.executor import TreeExecutor
 from migbot.run.stairway import cannot_go_down, rows_of
-from migbot.snapshot.fingerprint import common_shape, diff, fingerprints, row_hashes, user_tables
+from migbot.snapshot.fingerprint import (
+    changed_columns, common_shape, diff, fingerprints, hashed_columns, row_hashes, user_tables,
+)
 from migbot.snapshot.types import Fingerprint, TableChange
 
 
@@ -173,6 +175,9 @@ def changed_tables(databases: Databases, before_db: str, after_db: str, before: 
             if shape is table and before.get(table.qualified) == fingerprints(new, [table], ignore)[table.qualified]:
                 continue
             change = diff(shape, row_hashes(old, shape, ignore), row_hashes(new, shape, ignore))
+            if change.changed and not change.added and not change.removed:
+                # Same keys: which columns lost their values? (Only comparable when no row came or went.)
+                change.columns = [c for c in changed_columns(old, new, shape) if c in hashed_columns(shape, ignore)]
             if not change.empty:
                 found.append(change)
     return found

@@ -62,7 +62,7 @@ def user_tables(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("al
     return [Table(schema, name, tuple(columns), tuple(pk)) for schema, name, columns, pk in rows]
 
 
-def _hashed_columns(table: Table, ignore: list[str]) -> list[str]:
+def hashed_columns(table: Table, ignore: list[str]) -> list[str]:
     """The columns a row's hash covers, by name: a column moved to another position is the same data."""
     ignored = {i.rsplit(".", 1)[-1] for i in ignore if i.count(".") == 0}
     ignored |= {i.rsplit(".", 1)[-1] for i in ignore if i.rsplit(".", 1)[0] in (table.name, table.qualified)}
@@ -80,7 +80,7 @@ def common_shape(before: Table, after: Table) -> Table:
 
 
 def _row_hash(table: Table, ignore: list[str]) -> sql.Composable:
-    columns = _hashed_columns(table, ignore)
+    columns = hashed_columns(table, ignore)
     if not columns:
         return sql.SQL("md5('')")
     return sql.SQL("md5(ROW({}, NULL)::text)").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
@@ -145,3 +145,19 @@ def _keys(values: list[str] | None) -> list[str]:
         inner = value[1:-1].rstrip(",") if value.startswith("(") and value.endswith(",)") else value
         out.append(inner if "," not in inner else f"({inner})")
     return out
+
+
+def changed_columns(old: psycopg.Connection, new: psycopg.Connection, table: Table) -> list[str]:
+    """For a keyed table whose rows changed: the columns whose values differ between the two
+    databases, by a digest per column over the rows both have, ordered by key."""
+    if not table.primary_key:
+        return []
+    key = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
+    digests = sql.SQL(", ").join(
+        sql.SQL("md5(string_agg(coalesce({c}::text, '\\N'), ',' ORDER BY {key}))").format(c=sql.Identifier(c), key=key)
+        for c in table.columns)
+    query = sql.SQL("SELECT {digests} FROM {table}").format(digests=digests, table=table.ident())
+    if not table.columns:
+        return []
+    before, after = old.execute(query).fetchone(), new.execute(query).fetchone()
+    return [c for c, b, a in zip(table.columns, before, after) if b != a and c not in table.primary_key]

@@ -114,6 +114,7 @@ class TableChange(BaseModel):
     sample_added: list[str] = []
     sample_removed: list[str] = []
     sample_changed: list[str] = []
+    columns: list[str] = []  # for changed rows: the columns whose values differ, when known
 
     @property
     def empty(self) -> bool:
@@ -122,9 +123,13 @@ class TableChange(BaseModel):
     @property
     def text(self) -> str:
         parts = []
-        for count, word, samples in ((self.added, "added", self.sample_added), (self.removed, "removed", self.sample_removed),
+        for count, word, samples in ((self.added, "added", self.sample_added),
+                                     (self.removed, "removed", self.sample_removed),
                                      (self.changed, "changed", self.sample_changed)):
             if count:
                 keys = f" (e.g. {', '.join(samples)})" if samples else ""
                 parts.append(f"{count} row{'s' if count != 1 else ''} {word}{keys}")
+        if self.changed and self.columns:
+            parts[-1] += f", in column{'s' if len(self.columns) != 1 else ''} " + ", ".join(
+                f"`{c}`" for c in self.columns)
         return f"`{self.table}`: " + "; ".join(parts)

@@ -145,7 +145,8 @@ class Executor:
             stale = drift.restore_declared(target, declared) if declared is not None else None
             if stale:
                 return {"has_metadata": True, "stale": stale, "facts": []}
-            return {"has_metadata": True, "facts": drift.compare(context, target)}
+            tables = sum(len(md.tables) for md in drift.metadatas(target))
+            return {"has_metadata": True, "tables": tables, "facts": drift.compare(context, target)}
 
         return self.run_env("drift", {}, body, read_only=True)
 
