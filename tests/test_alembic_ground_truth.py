@@ -588,3 +588,41 @@ def test_tables_the_branch_changes_that_had_no_rows_are_said_to_be_untried(tmp_p
     [finding] = check["findings"]
     assert finding["message"].startswith("the new revisions change `public.notes`, which had no rows, so they were "
                                          "not tried over data (synthetic rows could not be made: `public.notes`: ")
+
+
+# --- found in review ----------------------------------------------------------------------------
+def test_rows_written_by_an_autocommit_env_py_are_never_taken_for_a_read_only_upgrade(repo: Repo) -> None:
+    repo.replace("alembic/env.py", 'prefix="sqlalchemy.", poolclass=pool.NullPool)',
+                 'prefix="sqlalchemy.", poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")')
+    repo.revision("0003", "0002", """op.execute("UPDATE users SET full_name = 'x'")""", "pass")
+    repo.commit("env.py in AUTOCOMMIT, and a data migration without a downgrade")
+    result = repo.verify()
+    check = result.check("reversible-downgrades")
+    assert check["status"] == "warn", summaries(result)
+    [finding] = check["findings"]
+    assert "migbot could not observe whether it wrote rows" in finding["message"]
+
+
+def test_a_revision_saved_beside_env_py_instead_of_in_versions_fails(repo: Repo) -> None:
+    repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic")
+    repo.commit("a revision one folder too high")
+    result = repo.verify()
+    assert result.exit_code == 1
+    [finding] = result.check("revisions-loaded")["findings"]
+    assert finding["file"] == "alembic/0003.py" and finding["severity"] == "error"
+
+
+def test_a_leftover_of_the_downgrade_does_not_hide_what_fails_over_rows(repo: Repo) -> None:
+    """The second upgrade in one run fails because the downgrade left the enum type behind; the
+    same revision also adds a NOT NULL column without a default, which only rows reveal."""
+    repo.revision("0003", "0002", """
+        status = postgresql.ENUM("active", "disabled", name="user_status")
+        status.create(op.get_bind())
+        op.add_column("users", sa.Column("status", status, nullable=False))
+    """, 'op.drop_column("users", "status")')
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    assert {"downgrade-restores-schema", "migrations-with-data"} <= set(result.failed()), summaries(result)
+    [finding] = result.check("migrations-with-data")["findings"]
+    assert 'column "status" of relation "users" contains null values' in finding["message"]

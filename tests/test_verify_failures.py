@@ -232,6 +232,9 @@ def test_migration_that_raises(repo: Repo) -> None:
     assert stair["0004"]["upgrade"] == {"status": "skip", "seconds": 0.0, "note": "revision 0003 failed to upgrade"}
     assert result.status("model-drift") == "skip"
     assert result.project["summary"]["verification"]["migration_up"] == "fail"
+    # Nothing is said of downgrades that never ran.
+    assert result.check("reversible-downgrades")["summary"] == (
+        "no new revision's downgrade ran: 0003 (the upgrade failed); 0004 (revision 0003 failed to upgrade)")
 
 
 def test_syntax_error_in_a_revision(repo: Repo) -> None:

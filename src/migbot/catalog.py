@@ -140,7 +140,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "NotImplementedError, or any exception from a `raise` in the revision), while its upgrade changed the "
         "schema or wrote rows. Decided from what the revision does on the database, not from the shape of its "
         "source: an upgrade that only reads (a SELECT and an assert) needs no downgrade. A downgrade that "
-        "refuses although there is nothing to undo is a warning: it stops every rollback there.",
+        "refuses although there is nothing to undo is a warning: it stops every rollback there. So is a revision "
+        "migbot could not observe enough of (rows written outside one transaction, or never run over rows); "
+        "rows the migration writes through another connection than Alembic's are not seen.",
         why="A rollback after a bad deploy stops at this revision, or walks past it leaving its changes behind.",
         fix="Write the downgrade. If the migration truly cannot be undone (it destroys data), list it under "
         "`allow-irreversible` in [tool.migbot] with the reason. An upgrade that changes nothing can have "

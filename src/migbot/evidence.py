@@ -116,10 +116,10 @@ class Trip:
     reupgraded: SchemaDiff | None = None  # after the upgrade vs after the second upgrade
     skipped: dict[str, str] = field(default_factory=dict)  # step -> reason
 
-    def downgrade_did_nothing(self) -> bool:
-        """The downgrade ran, and changed neither the schema nor (as far as observed) any row."""
-        return (self.downgrade is not None and self.downgrade.ok and self.undone is not None and self.undone.empty
-                and self.rows_down is not None and not self.rows_down)
+    def downgrade_refused(self) -> bool:
+        """The downgrade raised on purpose (NotImplementedError, a `raise` in the revision)."""
+        return self.downgrade is not None and not self.downgrade.ok and self.downgrade.error is not None \
+            and self.downgrade.error.deliberate
 
     def upgrade_changed_something(self) -> bool | None:
         """Did the upgrade change the schema or write rows on the stairway's database? None: the
@@ -129,6 +129,28 @@ class Trip:
         if self.rows_up is None:
             return None
         return bool(self.rows_up)
+
+    def downgrade_did_nothing(self) -> bool | None:
+        """The downgrade ran and changed neither the schema nor any row. None: it left the schema
+        alone, and its rows were not observed."""
+        if self.downgrade is None or not self.downgrade.ok or self.undone is None or not self.undone.empty:
+            return False
+        if self.rows_down is None:
+            return None
+        return not self.rows_down
+
+    def downgrade_left_it_all(self) -> bool | None:
+        """The upgrade changed something, and the downgrade undid none of it (on the stairway's
+        database). None: migbot could not observe enough to say."""
+        nothing = self.downgrade_did_nothing()
+        if nothing is False:
+            return False
+        if self.applied is not None and not self.applied.empty:
+            return True  # the schema it changed is still there, whatever happened to rows
+        changed = self.upgrade_changed_something()
+        if changed is False:
+            return False
+        return None if changed is None or nothing is None else True
 
 
 @dataclass
@@ -180,7 +202,6 @@ class DataEvidence:
     rows_up: dict[str, dict[str, int]] | None = None  # revision -> table -> rows written over the data
     down: StepOutcome | None = None
     rows_down: dict[str, dict[str, int]] | None = None  # revision -> table -> rows its downgrade wrote over the data
-    down_target: list[str] = field(default_factory=list)  # the base heads it went down to
     down_skipped: str | None = None
     lost: list[TableChange] | None = None
     compared_tables: int = 0

@@ -216,11 +216,20 @@ def _note_unloaded_revision_files(runs: list[tuple[ProjectPlan, Evidence]]) -> N
         if ev.alembic is None:
             continue
         folder = path.rsplit("/", 1)[0] if "/" in path else ""
-        existed = any(p.rsplit("/", 1)[0] == folder and p.endswith(".py") for p in plan.merge_base.blobs)
-        if existed and folder not in loaded_folders:
+        if folder not in loaded_folders and _held_revisions(plan, folder):
             ev.unverified_histories.setdefault(folder, []).append(path)
         else:
             ev.unloaded_revision_files.append(path)
+
+
+def _held_revisions(plan: ProjectPlan, folder: str) -> bool:
+    """Did `folder` already hold revision files at the merge-base?"""
+    blobs = plan.merge_base.blobs
+    olds = [p for p in blobs if p.endswith(".py") and (p.rsplit("/", 1)[0] if "/" in p else "") == folder]
+    if not olds or plan.parsed is None:
+        return False
+    return any(rev.revision is not None and rev.down_revision_line is not None
+               for rev in plan.parsed.files(olds, blobs).values())
 
 
 def _closeness(plan: ProjectPlan, path: str) -> tuple[int, int]:

@@ -39,7 +39,8 @@ def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
                 "folder, or in the repository root when the path exists only from there. `%(here)s/...` in the ini "
                 "names the folder without depending on where Alembic runs.")
     if err.kind == "timeout":
-        return "Importing the app or connecting hung: check that env.py does not wait for a service migbot does not start."
+        return ("Importing the app or connecting hung: check that env.py does not wait for a service migbot does not "
+                "start.")
     if err.type in ("ModuleNotFoundError", "ImportError"):
         return (f"A module could not be imported with {interpreter or 'the project interpreter'}. If it is a "
                 "dependency, point `python` in [tool.migbot] at your project's virtualenv; if it is your own "

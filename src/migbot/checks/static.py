@@ -52,10 +52,16 @@ def down_revisions_exist(plan: ProjectPlan, config: MigbotConfig, ev: Evidence |
     return verdict("down-revisions-exist", config, findings, passed="every down_revision exists")
 
 
-def _describe_heads(plan: ProjectPlan, heads: list[str]) -> list[Finding]:
-    graph = plan.after_merge
-    return [Finding(message=f"head {h}", revision=h, file=graph.by_id[h].path,
-                    line=graph.by_id[h].down_revision_line) for h in heads if h in graph.by_id]
+def _describe_heads(plan: ProjectPlan, heads: list[str], ev: Evidence | None = None) -> list[Finding]:
+    """One finding per head, at its file: the static reading's, else Alembic's."""
+    graph, live = plan.after_merge, (ev.alembic.revisions if ev is not None and ev.alembic is not None else {})
+    findings = []
+    for head in heads:
+        static = graph.by_id.get(head)
+        path = static.path if static else (live[head].path if head in live else None)
+        findings.append(Finding(message=f"head {head}", revision=head, file=path,
+                                line=static.down_revision_line if static else None))
+    return findings
 
 
 def single_head(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = None) -> CheckResult:
@@ -66,7 +72,7 @@ def single_head(plan: ProjectPlan, config: MigbotConfig, ev: Evidence | None = N
     source = " in Alembic's map" if live else ""
     if len(heads) <= allowed:
         return verdict("single-head", config, [], passed=f"head{source}: {', '.join(heads) or 'no revisions'}")
-    findings = _describe_heads(plan, heads)
+    findings = _describe_heads(plan, heads, ev)
     return verdict("single-head", config, findings,
                    failed=f"the branch has {len(heads)} heads ({', '.join(heads)}){source}; the base had {allowed}")
 

@@ -73,13 +73,13 @@ def _revision_run(plan: ProjectPlan, ev: Evidence, trip: Trip) -> RevisionRun:
     restored_skip = trip.skipped.get("restored")
     if restored_skip is None and trip.restored is None:
         restored_skip = "not run"
-    if restored_skip is None and trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+    if restored_skip is None and trip.downgrade_left_it_all():
         restored_skip = "the downgrade did nothing"
     restored = (Step(status="skip", note=restored_skip) if restored_skip is not None else
                 Step(status="fail", note=_differences(len(trip.restored.changes))) if not trip.restored.empty
                 else Step(status="pass"))
     downgrade = _step(trip.downgrade, trip.skipped.get("downgrade"))
-    if trip.downgrade is not None and not trip.downgrade.ok and trip.downgrade.error.deliberate:
+    if trip.downgrade_refused():
         downgrade = Step(status="skip", seconds=round(trip.downgrade.seconds, 3),
                          note=f"raises on purpose ({trip.downgrade.error.type})")
     elif restored_skip == "the downgrade did nothing":
@@ -219,11 +219,11 @@ def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
         return "upgrade failed"
     if trip.downgrade is None:
         return f"upgrade passed; downgrade not run ({trip.skipped.get('downgrade', 'skipped')})"
-    if not trip.downgrade.ok and trip.downgrade.error.deliberate:
+    if trip.downgrade_refused():
         return "upgrade passed; the downgrade raises on purpose"
     if not trip.downgrade.ok:
         return "upgrade passed; downgrade failed"
-    if trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+    if trip.downgrade_left_it_all():
         return "upgrade passed; the downgrade does nothing"
     problems = []
     if trip.restored is not None and not trip.restored.empty:

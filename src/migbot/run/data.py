@@ -134,7 +134,6 @@ def migrations_over_data(head: TreeExecutor, data: DataEvidence, *, data_db: str
         return
     progress.step(f"{prefix}over data: back down to the base heads")
     data.down = head.apply(list(reversed(revisions)), upgrade=False, observe=True)
-    data.down_target = head.db.heads() if data.down.ok else []
     if not data.down.ok:
         return
     data.rows_down = {rev: rows for rev in revisions if (rows := rows_of(data.down, rev, False)) is not None}
@@ -150,9 +149,14 @@ def _skip_reason(data: DataEvidence, revisions: list[str], trips: list[Trip], ro
         return "the base data could not be built"
     if not revisions:
         return "the branch adds no revisions"
-    if any(t.upgrade is None or not t.upgrade.ok for t in trips):
-        return "a revision does not upgrade even on an empty database"
-    if any(o is not None and not o.ok for o in (roundtrip.up, roundtrip.up_again)):
+    failed = next((t.revision for t in trips if t.upgrade is not None and not t.upgrade.ok), None)
+    if failed or any(t.upgrade is None for t in trips):
+        return f"revision {failed} does not upgrade even on an empty database" if failed \
+            else "the stairway stopped before every new revision was tried"
+    restored = roundtrip.down_diff is not None and roundtrip.down_diff.empty
+    if (roundtrip.up is not None and not roundtrip.up.ok) or \
+            (roundtrip.up_again is not None and not roundtrip.up_again.ok and restored):
+        # Not when going down left something behind: that, not running together, may be the cause.
         return "the new revisions do not upgrade in one run even without rows (see roundtrip)"
     if not any(data.base_rows.values()):
         return "the base has no tables to put rows in"

@@ -25,9 +25,13 @@ def round_trip(head: TreeExecutor, revisions: list[str], trips: list[Trip], *, a
     if not revisions:
         rt.skipped = "the branch adds no revisions"
         return rt
-    failed = [t.revision for t in trips if t.upgrade is None or not t.upgrade.ok]
+    failed = [t.revision for t in trips if t.upgrade is not None and not t.upgrade.ok]
     if failed:
         rt.skipped = f"revision {failed[0]} does not upgrade"
+        return rt
+    untried = [t.revision for t in trips if t.upgrade is None]
+    if untried:
+        rt.skipped = f"the stairway stopped before revision {untried[0]}"
         return rt
     blocked = [(t.revision, reason) for t in trips if (reason := cannot_go_down(t))]
     if blocked:

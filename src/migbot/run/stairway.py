@@ -44,9 +44,8 @@ def cannot_go_down(trip: Trip) -> str | None:
     if trip.downgrade is None:
         return trip.skipped.get("downgrade", "its downgrade did not run")
     if not trip.downgrade.ok:
-        return "its downgrade raises" if trip.downgrade.error and trip.downgrade.error.deliberate \
-            else "its downgrade fails"
-    if trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+        return "its downgrade raises" if trip.downgrade_refused() else "its downgrade fails"
+    if trip.downgrade_left_it_all():
         return "its downgrade does nothing"
     return None
 
@@ -91,14 +90,14 @@ class Stairway:
         step(f"{self.prefix}{rev}: downgrade")
         trip.downgrade = self.head.apply([rev], upgrade=False, observe=True)
         if not trip.downgrade.ok:
-            reason = "the downgrade raises on purpose" if trip.downgrade.error.deliberate else "the downgrade failed"
+            reason = "the downgrade raises on purpose" if trip.downgrade_refused() else "the downgrade failed"
             trip.skipped = dict.fromkeys(("restored", "reupgrade"), reason)
             return self._back_at(rev, up_to, after_up)
         trip.rows_down = rows_of(trip.downgrade, rev, False)
         after_down = self.db.snapshot()
         trip.undone = compare(after_up, after_down)
         trip.restored = compare(before, after_down)
-        if trip.downgrade_did_nothing() and trip.upgrade_changed_something() is not False:
+        if trip.downgrade_left_it_all():
             # Upgrading again would collide with what the upgrade left: put alembic_version back.
             trip.skipped = {"reupgrade": "the downgrade did nothing"}
             stamped = self.head.stamp(rev)

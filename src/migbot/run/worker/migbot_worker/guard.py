@@ -60,7 +60,9 @@ def check_context(context):
     conn = getattr(context, "connection", None)
     if conn is None:
         raise WrongDatabase("env.py ran in offline mode (no connection); migbot needs an online env.py.")
-    actual = conn.exec_driver_sql("select current_database()").scalar()
+    from sqlalchemy import text
+
+    actual = conn.execute(text("select current_database()")).scalar()  # text(): SQLAlchemy 1.3 too
     if actual != _expected["database"]:
         raise WrongDatabase("env.py connected to database {!r}, not to migbot's throwaway database {!r}, "
                             "so migbot ran nothing.".format(actual, _expected["database"]))

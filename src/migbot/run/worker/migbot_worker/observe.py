@@ -15,12 +15,12 @@ import functools
 
 _COUNTS = """
 SELECT s.relid, s.schemaname || '.' || s.relname, s.n_tup_ins + s.n_tup_upd + s.n_tup_del
-FROM pg_stat_xact_user_tables s
+FROM pg_stat_xact_user_tables s WHERE left(s.schemaname, 7) <> 'pg_temp'
 """
 _FILES = """
 SELECT c.oid, n.nspname || '.' || c.relname, c.relfilenode
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
 """
 
 
@@ -29,12 +29,18 @@ def _autocommit(connection):
     return bool(getattr(dbapi, "autocommit", False))
 
 
+def _sql(connection, query):
+    from sqlalchemy import text
+
+    return connection.execute(text(query))
+
+
 def _transaction_start(connection):
-    return connection.exec_driver_sql("SELECT transaction_timestamp()::text").scalar()
+    return _sql(connection, "SELECT transaction_timestamp()::text").scalar()
 
 
 def _read(connection, query):
-    return {row[0]: (row[1], row[2]) for row in connection.exec_driver_sql(query).fetchall()}
+    return {row[0]: (row[1], row[2]) for row in _sql(connection, query).fetchall()}
 
 
 class Observer:
