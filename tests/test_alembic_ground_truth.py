@@ -149,14 +149,24 @@ context.script.version_locations = [os.path.join(os.path.dirname(__file__), "ver
 """
 
 
-def test_version_locations_set_by_env_py_at_run_time(tmp_path) -> None:
-    """Like prefect: env.py points Alembic at a per-dialect folder; alembic.ini names none."""
+def _versions_chosen_by_env_py(tmp_path, *, sqlite_history: bool = False) -> Repo:
+    """Like prefect: env.py reads versions_postgresql/ (alembic.ini names no version folder);
+    with sqlite_history, versions_sqlite/ holds a history for another database, which no
+    PostgreSQL run loads."""
     repo = make_repo(tmp_path / "svc")
     repo.git("mv", "alembic/versions", "alembic/versions_postgresql")
     repo.replace("alembic/env.py", "config = context.config\n",
                  "config = context.config\n" + ENV_PY_SETS_VERSION_LOCATIONS)
-    repo.commit("per-dialect version folder")
+    if sqlite_history:
+        repo.revision("s001", None, 'op.execute("SELECT 1")', 'op.execute("SELECT 1")',
+                      versions="alembic/versions_sqlite")
+    repo.commit("per-dialect version folders")
     repo.branch("feature")
+    return repo
+
+
+def test_version_locations_set_by_env_py_at_run_time(tmp_path) -> None:
+    repo = _versions_chosen_by_env_py(tmp_path)
     repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
     add_age_to_model(repo)
     repo.commit()
@@ -182,21 +192,8 @@ def test_alembic_wins_over_the_static_reading_of_a_computed_down_revision(repo: 
     assert [r["revision"] for r in result.project["stairway"]] == ["0003"]
 
 
-def _per_dialect_history(tmp_path) -> Repo:
-    """Like prefect: env.py reads versions_postgresql/, and versions_sqlite/ holds the same history
-    written for another database, which no PostgreSQL run loads."""
-    repo = make_repo(tmp_path / "svc")
-    repo.git("mv", "alembic/versions", "alembic/versions_postgresql")
-    repo.replace("alembic/env.py", "config = context.config\n",
-                 "config = context.config\n" + ENV_PY_SETS_VERSION_LOCATIONS)
-    repo.revision("s001", None, 'op.execute("SELECT 1")', 'op.execute("SELECT 1")', versions="alembic/versions_sqlite")
-    repo.commit("per-dialect version folders")
-    repo.branch("feature")
-    return repo
-
-
 def test_a_history_for_another_dialect_is_said_to_be_unverified_not_failed(tmp_path) -> None:
-    repo = _per_dialect_history(tmp_path)
+    repo = _versions_chosen_by_env_py(tmp_path, sqlite_history=True)
     repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
     repo.revision("s002", "s001", 'op.execute("SELECT 2")', 'op.execute("SELECT 2")',
                   versions="alembic/versions_sqlite")
@@ -216,7 +213,7 @@ def test_a_history_for_another_dialect_is_said_to_be_unverified_not_failed(tmp_p
 
 
 def test_when_alembic_is_never_asked_no_static_check_passes_on_nothing(tmp_path) -> None:
-    repo = _per_dialect_history(tmp_path)
+    repo = _versions_chosen_by_env_py(tmp_path, sqlite_history=True)
     repo.revision("0003", "0002", ADD_AGE, DROP_AGE, versions="alembic/versions_postgresql")
     repo.replace("alembic/env.py", "from app.models import Base", "from app.models import Base\nimport no_such_module")
     repo.commit("a revision, and an env.py that cannot load")

@@ -27,7 +27,7 @@ from migbot.discover.git import GitRepo
 from migbot.discover.projects import FoundProjects, find_projects
 from migbot.errors import MigbotError
 from migbot.evidence import Evidence
-from migbot.plan.changes import ProjectPlan, Refs, align_with_alembic, build_plans, project_inis
+from migbot.plan.changes import ProjectPlan, Refs, build_plans, project_inis
 from migbot.progress import Progress
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.server import launch_server
@@ -101,7 +101,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
                            if c != plan.merge_base.commit or plan.merge_base.project is not None])
             database = _provision(ctx, server, options, progress)
             # run in worker processes, snapshot and compare
-            runs = [ProjectRun(ctx, plan, config, index, align_with_alembic).run() for index, plan in enumerate(plans)]
+            runs = [ProjectRun(ctx, plan, config, index).run() for index, plan in enumerate(plans)]
             _note_unloaded_revision_files(runs)
         notes += _unknown_allowances(config, runs)
         # checks, then each project's report

@@ -19,12 +19,11 @@ it is skipped with that reason.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from migbot.config import MigbotConfig
-from migbot.evidence import AlembicMap, Evidence, Interpreter, StepOutcome
-from migbot.plan.changes import ProjectPlan
+from migbot.evidence import Evidence, Interpreter, StepOutcome
+from migbot.plan.changes import ProjectPlan, align_with_alembic
 from migbot.run.base import build_base
 from migbot.run.context import RunContext
 from migbot.run.data import BaseData, migrations_over_data, seeds_at_head
@@ -34,12 +33,9 @@ from migbot.run.executor import TreeExecutor
 from migbot.run.roundtrip import round_trip
 from migbot.run.stairway import Stairway
 
-Realign = Callable[[ProjectPlan, AlembicMap, AlembicMap | None], ProjectPlan]
-
-
 class ProjectRun:
-    def __init__(self, ctx: RunContext, plan: ProjectPlan, config: MigbotConfig, index: int, realign: Realign):
-        self.ctx, self.plan, self.config, self.realign = ctx, plan, config, realign
+    def __init__(self, ctx: RunContext, plan: ProjectPlan, config: MigbotConfig, index: int):
+        self.ctx, self.plan, self.config = ctx, plan, config
         self.ev = Evidence(base_has_alembic=plan.merge_base.project is not None)
         self.prefix = "" if plan.name == "." else f"{plan.name}: "  # progress lines, in a monorepo
         self.role = f"p{index}"
@@ -99,7 +95,7 @@ class ProjectRun:
         self.version_table.learn(ev.head_load.result)
         ev.imported_files = ev.head_load.result.get("imported_files", [])
         ev.alembic = head.alembic_map(ev.head_load.result)
-        self.plan = self.realign(self.plan, ev.alembic, ev.base_map)
+        self.plan = align_with_alembic(self.plan, ev.alembic, ev.base_map)
         if template is None:
             ev.live_skipped = "the base state could not be built"
             return

@@ -150,14 +150,12 @@ def _keys(values: list[str] | None) -> list[str]:
 def changed_columns(old: psycopg.Connection, new: psycopg.Connection, table: Table) -> list[str]:
     """For a keyed table whose rows changed: the columns whose values differ between the two
     databases, by a digest per column over the rows both have, ordered by key."""
-    if not table.primary_key:
+    if not table.primary_key or not table.columns:
         return []
     key = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
     digests = sql.SQL(", ").join(
         sql.SQL("md5(string_agg(coalesce({c}::text, '\\N'), ',' ORDER BY {key}))").format(c=sql.Identifier(c), key=key)
         for c in table.columns)
     query = sql.SQL("SELECT {digests} FROM {table}").format(digests=digests, table=table.ident())
-    if not table.columns:
-        return []
     before, after = old.execute(query).fetchone(), new.execute(query).fetchone()
     return [c for c, b, a in zip(table.columns, before, after) if b != a and c not in table.primary_key]
