@@ -260,7 +260,7 @@ def test_merging_main_without_a_merge_revision_fails_single_head_with_a_full_rep
     # Every step still ran from the base heads (0003m) and back to them, over rows too.
     assert result.project["heads"]["database_at_base"] == ["0003m"]
     assert [r["revision"] for r in result.project["stairway"]] == ["0003f"]
-    for check_id in ("roundtrip", "migrations-with-data", "downgrade-keeps-data"):
+    for check_id in ("roundtrip", "upgrade-over-rows", "downgrade-over-rows", "downgrade-keeps-data"):
         assert result.status(check_id) == "pass", summaries(result)
 
 
@@ -482,7 +482,7 @@ def test_no_rows_are_claimed_when_the_data_step_did_not_run(repo: Repo) -> None:
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    assert result.status("migrations-with-data") == "skip"
+    assert result.status("upgrade-over-rows") == "skip"
     assert not any("ran over" in line for line in result.project["summary"]["seed_data"])
     assert any(line.startswith("Migrations over data: skipped") for line in result.project["summary"]["seed_data"])
 
@@ -561,7 +561,7 @@ def test_a_migrations_guard_against_made_up_rows_is_a_warning(tmp_path) -> None:
     repo.commit("a conversion that refuses data it does not know")
     result = repo.verify()
     assert result.exit_code == 0, summaries(result)
-    check = result.check("migrations-with-data")
+    check = result.check("upgrade-over-rows")
     assert check["status"] == "warn"
     [finding] = check["findings"]
     assert finding["message"].startswith("0004: the new revisions up over existing rows failed: RuntimeError: 300 "
@@ -572,19 +572,19 @@ def test_a_migrations_guard_against_made_up_rows_is_a_warning(tmp_path) -> None:
 
 def test_tables_the_branch_changes_that_had_no_rows_are_said_to_be_untried(tmp_path) -> None:
     repo = make_repo(tmp_path / "svc")
-    repo.revision("0003", "0002", NOTES_TABLE + '    op.create_check_constraint("lo_below_hi", "notes", "lo < hi")\n',
+    repo.revision("0003", "0002", NOTES_TABLE + '    op.create_check_constraint("never", "notes", "lo IS NOT NULL AND lo > 5 AND lo < 3")\n',
                   'op.drop_table("notes")')
-    repo.commit("main: notes, with a check synthetic rows cannot meet")
+    repo.commit("main: notes, with a check no row can meet")
     repo.branch("feature")
     repo.revision("0004", "0003", 'op.add_column("notes", sa.Column("title", sa.String(100)))',
                   'op.drop_column("notes", "title")')
     repo.commit()
     result = repo.verify()
-    check = result.check("migrations-with-data")
+    check = result.check("upgrade-over-rows")
     assert check["status"] == "warn", summaries(result)
     [finding] = check["findings"]
-    assert finding["message"].startswith("the new revisions change `public.notes`, which had no rows, so they were "
-                                         "not tried over data (synthetic rows could not be made: `public.notes`: ")
+    assert finding["message"].startswith("not exercised: the new revisions change `public.notes`, which had no rows "
+                                         "(it could not be filled: ")
 
 
 # --- found in review ----------------------------------------------------------------------------
@@ -620,6 +620,6 @@ def test_a_leftover_of_the_downgrade_does_not_hide_what_fails_over_rows(repo: Re
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    assert {"downgrade-restores-schema", "migrations-with-data"} <= set(result.failed()), summaries(result)
-    [finding] = result.check("migrations-with-data")["findings"]
+    assert {"downgrade-restores-schema", "upgrade-over-rows"} <= set(result.failed()), summaries(result)
+    [finding] = result.check("upgrade-over-rows")["findings"]
     assert 'column "status" of relation "users" contains null values' in finding["message"]

@@ -110,8 +110,8 @@ def test_not_null_column_without_default_on_a_table_with_rows(repo: Repo) -> Non
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    assert result.failed() == ["migrations-with-data"]  # on an empty database it passes
-    [finding] = result.check("migrations-with-data")["findings"]
+    assert result.failed() == ["upgrade-over-rows"]  # on an empty database it passes
+    [finding] = result.check("upgrade-over-rows")["findings"]
     assert 'column "age" of relation "users" contains null values' in finding["message"]
     assert "table `users`" in finding["message"] and "column `age`" in finding["message"]
     assert (finding["file"], finding["line"]) == ("alembic/versions/0003.py", line_of(path, "op.add_column"))
@@ -130,7 +130,7 @@ def test_unique_constraint_over_duplicated_seed_data(repo: Repo) -> None:
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    [finding] = result.check("migrations-with-data")["findings"]
+    [finding] = result.check("upgrade-over-rows")["findings"]
     assert "could not create unique index" in finding["message"]
     assert "constraint `uq_users_full_name`" in finding["message"] or "table `users`" in finding["message"]
 
@@ -147,8 +147,8 @@ def test_type_change_whose_cast_fails(repo: Repo) -> None:
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    assert result.failed() == ["migrations-with-data"]
-    [finding] = result.check("migrations-with-data")["findings"]
+    assert result.failed() == ["upgrade-over-rows"]
+    [finding] = result.check("upgrade-over-rows")["findings"]
     assert "invalid input syntax for type integer" in finding["message"]
 
 
@@ -165,7 +165,7 @@ def test_new_foreign_key_that_existing_rows_violate(repo: Repo) -> None:
     repo.commit()
     result = repo.verify()
     assert result.exit_code == 1
-    [finding] = result.check("migrations-with-data")["findings"]
+    [finding] = result.check("upgrade-over-rows")["findings"]
     assert "violates foreign key constraint" in finding["message"]
     assert "constraint `fk_users_team_id_teams`" in finding["message"]
 
@@ -191,7 +191,7 @@ def test_downgrade_that_loses_data(repo: Repo) -> None:
     [finding] = check["findings"]
     # Which rows, which column, and the revision to look at.
     assert finding["message"].startswith("0003: `public.users`: 2 rows changed (e.g. ")
-    assert finding["message"].endswith(", in column `full_name`")
+    assert finding["message"].endswith("): `full_name` in 2 rows")
     assert (finding["revision"], finding["file"]) == ("0003", "alembic/versions/0003.py")
     repo.write("migbot.toml", '[checks]\ndowngrade-keeps-data = "error"\n')
     repo.commit("data loss is an error here")
@@ -210,7 +210,7 @@ def test_project_without_seeds_is_not_applicable(tmp_path) -> None:
     assert result.project["summary"]["verification"]["seed_data"] == "not applicable"
     assert result.project["summary"]["seed_data"][0].startswith("not applicable: the project has no seeds")
     # The new revisions still run over rows: synthetic ones.
-    assert result.status("migrations-with-data") == "pass"
+    assert result.status("upgrade-over-rows") == "pass"
     assert result.project["seeds"]["synthetic_rows"] == {"public.users": 300}
 
 

@@ -477,7 +477,7 @@ def test_second_upgrade_gives_a_different_schema(repo: Repo) -> None:
     reup = result.check("reupgrade")
     assert reup["status"] == "fail"
     [finding] = reup["findings"]
-    assert finding["message"] == "0003: the second upgrade gives a different schema than the first"
+    assert finding["message"] == "0003: the second upgrade gives a different schema than the first (1 difference)"
     assert finding["details"] == ["column `public.users.flag` different after the second upgrade: default `0` → `1`"]
 
 

@@ -169,16 +169,22 @@ CHECKS: tuple[CheckSpec, ...] = (
     ),
     CheckSpec(
         id="downgrade-restores-schema",
-        title="Downgrade restores the schema exactly",
+        title="Downgrade restores the schema",
         stage="live",
         catches="A schema after downgrade that differs from the schema before upgrade: a leftover enum type, "
-        "sequence, index or function, or a column, constraint or default dropped that an earlier "
-        "revision created.",
+        "sequence, index, function, grant, policy or publication; a column, constraint or default dropped that an "
+        "earlier revision created; a setting not put back (row-level security, storage parameters, replica "
+        "identity, a partition detached, an owner). Compared object by object from the catalogs, with "
+        "`pg_dump --schema-only` as a backstop for anything the catalog comparison does not name (reported as "
+        "\"only pg_dump shows\"). Columns that come back in another order are a warning. See \"What the schema "
+        "comparison covers\" below.",
         why="The next upgrade, or the next developer's, fails on the leftover; or the database silently lost "
-        "part of its schema. Only a catalog comparison sees these.",
+        "part of its schema, or a grant or a security setting stays on after the rollback. Only a comparison of "
+        "the live database sees these.",
         fix="Make downgrade() undo exactly what upgrade() did, in reverse: drop what it created (indexes, "
-        "sequences, enum types with `sa.Enum(...).drop(op.get_bind())`) and re-create what it dropped. The "
-        "report lists each difference.",
+        "sequences, enum types with `sa.Enum(...).drop(op.get_bind())`), re-create what it dropped, revoke what "
+        "it granted, and reset what it set (`ALTER TABLE ... RESET (fillfactor)`, `NO FORCE ROW LEVEL SECURITY`, "
+        "`REPLICA IDENTITY DEFAULT`). The report lists each difference.",
     ),
     CheckSpec(
         id="reupgrade",
@@ -189,7 +195,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         why="Upgrade, downgrade, upgrade is how a fix gets redeployed; a downgrade that leaves something "
         "behind makes the second upgrade fail.",
         fix="Usually the downgrade left something behind: a schema object (see downgrade-restores-schema), "
-        "or rows that upgrade() inserted and downgrade() did not delete.",
+        "or rows that upgrade() inserted and downgrade() did not delete. The comparison is the same as for "
+        "downgrade-restores-schema, pg_dump backstop included.",
     ),
     CheckSpec(
         id="roundtrip",
@@ -250,17 +257,34 @@ CHECKS: tuple[CheckSpec, ...] = (
         "legitimately change on every run (updated_at) go in `ignore-columns` under [tool.migbot.seeds].",
     ),
     CheckSpec(
-        id="migrations-with-data",
-        title="The new revisions work on a database with rows",
+        id="upgrade-over-rows",
+        title="The new revisions upgrade a database with rows",
         stage="live",
         catches="A new revision that passes on an empty database but fails once the tables have rows (the base "
         "commit's own seeds, then synthetic rows for every empty table): a NOT NULL column without a default, a "
         "unique constraint over duplicates, a type change whose cast fails, a foreign key existing rows "
-        "violate; or a downgrade that fails on rows. The finding names the table and constraint.",
+        "violate; and a sequence the upgrade leaves behind its column's values (the next insert collides). Runs "
+        "whenever the new revisions upgrade, whether or not they can be undone, allowed irreversible ones "
+        "included. The finding names the table and constraint; a table the revisions change that had no rows "
+        "(and could not be given synthetic ones) is named as not exercised, with the reason (a warning).",
         why="Production has rows. These failures appear on deploy, in the middle of a migration.",
         fix="Give a new NOT NULL column a server_default, or backfill before SET NOT NULL; remove duplicates "
         "before adding a unique constraint; convert with USING in the type change; add a foreign key NOT VALID "
-        "and validate it once the data is clean.",
+        "and validate it once the data is clean; `setval` a re-created sequence to its column's max. This check and "
+        "downgrade-over-rows used to be one, `migrations-with-data`; that id still sets the level of both.",
+    ),
+    CheckSpec(
+        id="downgrade-over-rows",
+        title="The new revisions go back down over rows",
+        stage="live",
+        catches="A downgrade that passes on an empty database but fails over the rows the upgrade ran over: a "
+        "column re-added NOT NULL without a default, a constraint re-created over values the upgrade allowed, a "
+        "cast back that fails; and a downgrade that re-creates a sequence below its column's values. Runs only "
+        "when every new revision can be undone (otherwise skipped, with the reason).",
+        why="A rollback runs on production data, usually in a hurry; a downgrade that only works on an empty "
+        "database fails then.",
+        fix="Write the downgrade for the data the upgrade allows: a server_default or a backfill for re-added "
+        "NOT NULL columns, a clean-up before re-creating constraints, a `setval` after re-creating a sequence.",
     ),
     CheckSpec(
         id="downgrade-keeps-data",
@@ -279,6 +303,48 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 BY_ID = {spec.id: spec for spec in CHECKS}
+
+
+COVERAGE = """
+## What the schema comparison covers
+
+downgrade-restores-schema, reupgrade, roundtrip and edited-downgrades compare two snapshots of
+the live database. A snapshot is read from PostgreSQL's catalogs, object by object, keyed by name
+(never by OID):
+
+- schemas, extensions (and their versions), collations, enum, domain, composite and range types;
+- tables (kind, unlogged, row-level security enabled and forced, storage parameters, replica
+  identity, partition key, the partition bound of a partition, inheritance, access method, foreign
+  table server and options), columns (type, nullability, default, identity, generated expression,
+  collation, storage, compression, statistics target, `n_distinct` options), constraints (by
+  definition, with NOT VALID), indexes (by definition, with validity and clustering), statistics
+  objects, sequences (type, start, increment, bounds, cache, cycle, owning column);
+- views and materialized views (definition, options such as `security_barrier` and
+  `check_option`, whether a materialized view is populated), functions, procedures, aggregates and
+  window functions, triggers (and whether they are enabled), rules, policies (command, mode, roles,
+  expressions), event triggers, publications, text search configurations and dictionaries, casts,
+  operators, foreign servers;
+- the owner of every object that has one, privileges granted beyond PostgreSQL's defaults and
+  defaults revoked (tables, views, sequences, columns, schemas, functions, types, foreign servers),
+  and default privileges (`ALTER DEFAULT PRIVILEGES`);
+- comments on all of these.
+
+Then, as a backstop, each snapshot holds the database's `pg_dump --schema-only`, split into
+pg_dump's own entries. An entry that differs and that no itemised difference already names fails
+the check as a difference "only pg_dump shows", with the statements. This is how a foreign data
+wrapper, an operator class or any kind migbot does not itemise is still caught. The dump runs
+beside the catalog queries; when no pg_dump as new as the server is found, the comparison says so
+and relies on the catalogs alone.
+
+Left out, on purpose:
+
+- **Column order** is compared on its own: columns that come back in another order (a downgrade
+  that re-adds a dropped column puts it last) are a warning naming the columns, not a failure.
+- **Sequence state** (the current value) is data, not schema: it moves whenever rows are inserted.
+- Alembic's version table, objects that belong to extensions, and the system schemas.
+- What lives outside the database: roles, tablespaces, server settings, `ALTER DATABASE ... SET`,
+  subscriptions.
+"""
 
 
 def render_markdown() -> str:
@@ -306,4 +372,4 @@ def render_markdown() -> str:
             f"- **Why it matters:** {spec.why}",
             f"- **How to fix:** {spec.fix}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", COVERAGE.strip()]) + "\n"

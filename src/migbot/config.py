@@ -20,6 +20,8 @@ from pydantic import (
 from migbot.catalog import BY_ID, Level
 from migbot.errors import UsageError
 
+# Check ids that were split or renamed: setting the old id sets the new ones.
+RENAMED = {"migrations-with-data": ("upgrade-over-rows", "downgrade-over-rows")}
 PLACEHOLDERS = ("url", "async_url", "sync_url", "libpq_url", "host", "port", "user", "password", "dbname")
 
 # What a zero-config project gets: the throwaway database under the names
@@ -132,6 +134,7 @@ class MigbotConfig(ProjectSettings):
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, checks: dict[str, Level]) -> dict[str, Level]:
+        checks = {new: level for check_id, level in checks.items() for new in RENAMED.get(check_id, (check_id,))}
         for check_id, level in checks.items():
             if check_id not in BY_ID:
                 close = difflib.get_close_matches(check_id, list(BY_ID), n=1)

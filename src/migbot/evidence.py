@@ -206,6 +206,10 @@ class DataEvidence:
     lost: list[TableChange] | None = None
     compared_tables: int = 0
     data_skipped: str | None = None
+    # sequence -> why its next value collides: in the base data, after going up, after going back down
+    sequences_behind_base: dict[str, str] = field(default_factory=dict)
+    sequences_behind_up: dict[str, str] = field(default_factory=dict)
+    sequences_behind_down: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

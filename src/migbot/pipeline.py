@@ -139,7 +139,7 @@ def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progre
     if server is not None:
         server.wait_ready()
         progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
-        ctx.attach_server(server.info)
+        ctx.attach_server(server.info, bindir=server.bindir)
         return f"throwaway PostgreSQL {server.version} started by migbot"
     info = ServerInfo.from_url(options.database_url)
     ctx.attach_server(info)

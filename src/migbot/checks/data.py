@@ -64,39 +64,85 @@ def seeds_idempotent(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> C
                    failed=f"a second run of the seeds changed {_plural(len(findings), 'table')}")
 
 
-def migrations_with_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+def _over_rows_failure(plan: ProjectPlan, ev: Evidence, step: str, outcome: StepOutcome) -> Finding:
+    finding = error_finding(f"{step} failed", outcome)
+    finding.message += _where_in_data(outcome)
+    if finding.revision:
+        finding.message = f"{finding.revision}: {finding.message}"
+    if finding.revision and not finding.file:
+        finding.file = revision_file(plan, ev, finding.revision)
+    if outcome.error.deliberate and ev.data.synthetic_filled:
+        # The migration's own guard refused the rows; some of them are made up.
+        finding.severity = "warning"
+        finding.hint = ("The revision refuses these rows on purpose, and some were made up by migbot. If "
+                        "real data cannot look like that, give the table realistic rows with a seed set "
+                        "(docs/config.md, Seeds); if it can, the deploy would stop here too.")
+    return finding
+
+
+def _sequence_findings(behind: dict[str, str], when: str) -> list[Finding]:
+    return [Finding(message=f"{why} {when}: the next insert that takes the default collides",
+                    hint="After re-creating a sequence (or changing a column to use one), set it past the column's "
+                    "values: SELECT setval('seq', (SELECT max(id) FROM t)).") for why in behind.values()]
+
+
+def upgrade_over_rows(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     data = ev.data
     if (reason := live_skip_reason(ev) or data.data_skipped) is not None:
-        return verdict("migrations-with-data", config, [], skipped=reason)
+        return verdict("upgrade-over-rows", config, [], skipped=reason)
     findings = []
-    base = ", ".join(ev.base_heads) or "base"
-    for step, outcome in (("the new revisions up over existing rows", data.up),
-                          (f"going back down to the base heads ({base}) over existing rows", data.down)):
-        if outcome is not None and not outcome.ok:
-            finding = error_finding(f"{step} failed", outcome)
-            finding.message += _where_in_data(outcome)
-            if finding.revision:
-                finding.message = f"{finding.revision}: {finding.message}"
-            if finding.revision and not finding.file:
-                finding.file = revision_file(plan, ev, finding.revision)
-            if outcome.error.deliberate and data.synthetic_filled:
-                # The migration's own guard refused the rows; some of them are made up.
-                finding.severity = "warning"
-                finding.hint = ("The revision refuses these rows on purpose, and some were made up by migbot. If "
-                                "real data cannot look like that, give the table realistic rows with a seed set "
-                                "(docs/config.md, Seeds); if it can, the deploy would stop here too.")
-            findings.append(finding)
+    if data.up is not None and not data.up.ok:
+        findings.append(_over_rows_failure(plan, ev, "the new revisions up over existing rows", data.up))
+    findings += _sequence_findings(data.sequences_behind_up, "after the upgrade")
     findings += _untried_tables(ev)
     rows = sum(data.base_rows.values())
     synthetic = sum((data.synthetic_filled or {}).values())
     tables = _plural(sum(1 for n in data.base_rows.values() if n), 'table')
-    note = f"; {_plural(len(data.synthetic_skipped), 'table')} left empty" if data.synthetic_skipped else ""
-    if data.down is not None:
-        what = f"up, and back down to the base heads ({base}),"
-    else:
-        what = f"up (not back down: {data.down_skipped})," if data.down_skipped else "up"
-    return verdict("migrations-with-data", config, findings,
-                   passed=f"the new revisions went {what} over {rows} rows in {tables} ({synthetic} synthetic){note}")
+    return verdict("upgrade-over-rows", config, findings,
+                   passed=f"the new revisions went up over {rows} rows in {tables} ({synthetic} synthetic)"
+                   + _touched_rows(ev))
+
+
+def downgrade_over_rows(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    data = ev.data
+    if (reason := live_skip_reason(ev) or data.data_skipped or data.down_skipped) is not None:
+        return verdict("downgrade-over-rows", config, [], skipped=reason)
+    if data.up is None or not data.up.ok:
+        return verdict("downgrade-over-rows", config, [],
+                       skipped="the new revisions did not go up over rows (see upgrade-over-rows)")
+    base = ", ".join(ev.base_heads) or "base"
+    findings = []
+    if data.down is not None and not data.down.ok:
+        findings.append(_over_rows_failure(plan, ev, f"going back down to the base heads ({base}) over existing "
+                                           "rows", data.down))
+    findings += _sequence_findings(data.sequences_behind_down, "after going back down")
+    return verdict("downgrade-over-rows", config, findings,
+                   passed=f"the new revisions went back down to the base heads ({base}) over the rows they had "
+                   "gone up over")
+
+
+def _touched(ev: Evidence) -> set[str]:
+    """Tables that existed at base and that the new revisions change (schema or rows)."""
+    before = ev.base_snapshot.get("table") if ev.base_snapshot is not None else {}
+    touched: set[str] = set()
+    for trip in ev.trips:
+        for change in (trip.applied.changes if trip.applied is not None else []):
+            table = change.table or (change.name if change.kind == "table" else None)
+            if table in before:
+                touched.add(table)
+        touched |= {t for t in (trip.rows_up or {}) if t in before}
+    return touched
+
+
+def _touched_rows(ev: Evidence, limit: int = 6) -> str:
+    """"; of the tables they change: `users` 300 (synthetic), ..." for the tables that had rows."""
+    data = ev.data
+    held = sorted((t, n) for t in _touched(ev) if (n := data.base_rows.get(t)))
+    if not held:
+        return ""
+    shown = [f"`{t}` {n}" + (" (synthetic)" if t in (data.synthetic_filled or {}) else "") for t, n in held[:limit]]
+    more = f" and {len(held) - limit} more" if len(held) > limit else ""
+    return "; of the tables they change: " + ", ".join(shown) + more
 
 
 def _revision_touching(ev: Evidence, table: str) -> str | None:
@@ -113,24 +159,13 @@ def _revision_touching(ev: Evidence, table: str) -> str | None:
 
 
 def _untried_tables(ev: Evidence) -> list[Finding]:
-    """Tables the new revisions change that had no rows to change: those were not tried over data."""
-    data, before = ev.data, ev.base_snapshot.get("table") if ev.base_snapshot is not None else {}
-    touched: set[str] = set()
-    for trip in ev.trips:
-        for change in (trip.applied.changes if trip.applied is not None else []):
-            table = change.table or (change.name if change.kind == "table" else None)
-            if table in before:
-                touched.add(table)
-        touched |= {t for t in (trip.rows_up or {}) if t in before}
-    empty = sorted(t for t in touched if not data.base_rows.get(t))
-    if not empty:
-        return []
-    reasons = "; ".join(f"`{t}`: {data.synthetic_skipped[t]}" for t in empty if t in data.synthetic_skipped)
-    return [Finding(message=f"the new revisions change {', '.join(f'`{t}`' for t in empty)}, which had no rows, so "
-                    "they were not tried over data" + (f" (synthetic rows could not be made: {reasons})" if reasons
-                                                       else ""),
-                    severity="warning",
-                    hint="Give these tables rows with a seed set (docs/config.md, Seeds).")]
+    """Tables the new revisions change that had no rows to change: not exercised, each said plainly."""
+    data = ev.data
+    return [Finding(message=f"not exercised: the new revisions change `{table}`, which had no rows"
+                    + (f" (it could not be filled: {data.synthetic_skipped[table]})"
+                       if table in data.synthetic_skipped else ""),
+                    severity="warning", hint="Give this table rows with a seed set (docs/config.md, Seeds).")
+            for table in sorted(t for t in _touched(ev) if not data.base_rows.get(t))]
 
 
 def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
@@ -150,4 +185,4 @@ def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) 
                    f"{'does' if len(findings) == 1 else 'do'} not hold the rows they had")
 
 
-DATA_CHECKS = (seeds_run, seeds_idempotent, migrations_with_data, downgrade_keeps_data)
+DATA_CHECKS = (seeds_run, seeds_idempotent, upgrade_over_rows, downgrade_over_rows, downgrade_keeps_data)

@@ -62,6 +62,31 @@ def diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str
     return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
 
 
+def schema_findings(what: str, diff: SchemaDiff | None, revision: str | None, file: str | None,
+                    verbs: dict[str, str]) -> list[Finding]:
+    """A schema that should have come back the same: an error for each structural difference
+    (listed, one finding), a warning for columns that came back in another order."""
+    if diff is None or diff.empty:
+        return []
+    prefix = f"{revision}: " if revision else ""
+    findings = []
+    structural = SchemaDiff(changes=diff.structural)
+    if structural.changes:
+        n = len(structural.changes)
+        dumped = sum(1 for c in structural.changes if c.kind == "structure")
+        count = f"{n} difference{'s' if n != 1 else ''}"
+        if dumped:
+            count += " only pg_dump shows" if dumped == n else f", {dumped} of them only pg_dump shows"
+        findings.append(diff_finding(f"{prefix}{what} ({count})", structural, revision, file, verbs))
+    for change in diff.reordered:
+        findings.append(Finding(
+            message=f"{prefix}{change.describe()} ({verbs['changed']})", revision=revision, file=file,
+            severity="warning",
+            hint="Only `SELECT *`, `INSERT` without column names and `COPY` without a column list see column "
+                 "order. To restore it, the downgrade must rebuild the table."))
+    return findings
+
+
 def revision_file(plan: ProjectPlan, ev: Evidence, revision: str) -> str | None:
     live = ev.alembic.revisions.get(revision) if ev.alembic else None
     if live is not None and live.path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -18,9 +19,10 @@ from migbot.provision.conninfo import ServerInfo
 
 
 class Databases:
-    def __init__(self, server: ServerInfo, *, timeout: float):
+    def __init__(self, server: ServerInfo, *, timeout: float, bindir: Path | None = None):
         self.server = server
         self.timeout = timeout
+        self.bindir = bindir  # the server's binaries, when migbot started it
         self.prefix = f"migbot_{secrets.token_hex(4)}"
         self.created: list[str] = []
         self._major: int | None = None
@@ -54,7 +56,7 @@ class Databases:
             statement += sql.SQL("TEMPLATE {} ").format(sql.Identifier(template))
         else:
             statement += sql.SQL("TEMPLATE template0 ENCODING 'UTF8' ")
-        if self.server.owned and self._server_major() >= 15:
+        if self.server.owned and self.server_major() >= 15:
             # file_copy clones in ~10 ms on migbot's own server; it forces a checkpoint, which
             # is not migbot's to impose on a server it was lent (--database-url).
             statement += sql.SQL("STRATEGY file_copy ")
@@ -132,6 +134,6 @@ class Databases:
     def connect(self, name: str) -> psycopg.Connection:
         return psycopg.connect(**self.server.admin_kwargs(name), autocommit=True, connect_timeout=10)
 
-    def _server_major(self) -> int:
+    def server_major(self) -> int:
         self.admin()
         return self._major or 0

@@ -3,22 +3,41 @@
 Most migrations that break in production pass on an empty database. Before the new
 revisions run over data, every table the base seeds left empty gets rows: one
 `INSERT ... SELECT ... FROM generate_series(1, n)` per table, in foreign-key order.
-Values follow the column types (lengths, precision, enum labels, domains), are
-unique where uniqueness could matter, take foreign keys from the referenced rows,
-and satisfy simple CHECK constraints (IN lists, comparisons, BETWEEN) read with
-pglast. Columns with a default (serials, identities, now(), ...) keep it. About one
-row in ten leaves a nullable column NULL, as real data does.
+Values follow the column types (lengths, precision, enum labels, domains) and are
+unique where uniqueness could matter. Foreign keys take the referenced rows in turn:
+two keys to the same table point at different rows, and a key to the table itself
+points at an earlier row. Columns with a default (serials, identities, now(), ...)
+keep it unless a CHECK reads them. About one row in ten leaves a nullable column
+NULL, as real data does.
+
+CHECK constraints are read with pglast as the ways each can hold (an OR gives
+several): IN lists, equalities, bounds, IS [NOT] NULL, num_nonnulls(...), and
+comparisons between two columns, where one column is then made from the other.
+What the reading misses, the table's own CHECK expressions catch: they filter the
+generated rows, so only rows that satisfy every check are inserted (and repeated
+keys are dropped with ON CONFLICT DO NOTHING). When the set-based insert still
+fails, rows go in smaller batches and then one by one, each in a savepoint, and
+only the failing ones are left out.
 
 A table migbot cannot fill (an unsupported NOT NULL type, a foreign key to an empty
-table, a check it cannot satisfy) is skipped with the reason, never guessed at.
+table, a check no generated row satisfies) is skipped with the reason, naming the
+constraint or column, never guessed at.
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import psycopg
 from psycopg import sql
+
+_BATCH = 25  # rows per statement once the set-based insert has failed
+_MAX_FAILED_ROWS = 20  # single rows tried in vain before a table is given up
+_MAX_WAYS = 16  # ways of satisfying one CHECK that are weighed
+_MAX_VARIANTS = 3  # plans tried per table, each taking the next workable way through the checks
 
 _TABLES = """
 SELECT c.oid, n.nspname, c.relname
@@ -35,10 +54,12 @@ SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
        bt.typname, bt.typtype, bt.typcategory, coalesce(information_schema._pg_char_max_length(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
        coalesce(information_schema._pg_numeric_precision(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
        coalesce(information_schema._pg_numeric_scale(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
-       coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid), '{}')
+       coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid), '{}'),
+       a.attidentity <> '' OR coalesce(pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%%', false)
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
@@ -75,6 +96,7 @@ class Column:
     precision: int
     scale: int
     labels: list[str]
+    numbered: bool = False  # its default draws from a sequence (serial, identity)
 
 
 @dataclass
@@ -94,6 +116,7 @@ class Shape:
     unique: list[list[str]] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)  # name -> definition
+    check_columns: dict[str, list[str]] = field(default_factory=dict)  # name -> the columns it reads
 
     @property
     def qualified(self) -> str:
@@ -104,6 +127,105 @@ class Shape:
 class FillResult:
     filled: dict[str, int] = field(default_factory=dict)  # table -> rows inserted
     skipped: dict[str, str] = field(default_factory=dict)  # table -> why not
+
+
+@dataclass(frozen=True)
+class Need:
+    """One thing a way of satisfying a CHECK asks of a column."""
+    kind: str  # in, low, high, not_null, null, relation, opaque
+    column: str = ""
+    values: tuple = ()  # in: the values allowed; low, high: the bound
+    op: str = ""  # relation: <, <=, = or <> ...
+    other: str = ""  # ... against this column
+
+
+_OPAQUE = Need("opaque")
+_COST = {"not_null": 1, "relation": 1, "low": 1, "high": 1, "in": 2, "null": 2, "opaque": 4}
+
+
+@dataclass
+class Check:
+    name: str
+    definition: str
+    columns: list[str]  # the columns it reads
+    ways: list[list[Need]]  # the workable ways it can hold, best first (or the least bad one)
+    obstacle: str | None = None  # why no way is workable, when the schema shows it
+
+    @property
+    def expression(self) -> str:
+        return _check_expression(self.definition)
+
+
+@dataclass
+class Needs:
+    """What the chosen ways through a table's checks ask of its columns, together."""
+    allowed: dict[str, list] = field(default_factory=dict)  # IN lists and equalities
+    low: dict[str, int] = field(default_factory=dict)
+    high: dict[str, int] = field(default_factory=dict)
+    not_null: set[str] = field(default_factory=set)
+    null: set[str] = field(default_factory=set)
+    relations: list[tuple[str, str, str]] = field(default_factory=list)  # (left, op, right)
+
+
+@dataclass
+class KeyValues:
+    """How the foreign-key columns of one table get their values."""
+    values: dict[str, sql.Composable] = field(default_factory=dict)  # column -> expression over the joins
+    joins: list[sql.Composable] = field(default_factory=list)
+    nulls: set[str] = field(default_factory=set)  # columns left NULL: their referenced table has no rows
+    parents: list[tuple[ForeignKey, bool]] = field(default_factory=list)  # keys to the table itself, required?
+    limit: int | None = None  # a one-to-one key allows one row per referenced row
+
+
+@dataclass
+class Generated:
+    """The generated rows of one table, as SQL to insert them or to ask why none would go in."""
+    shape: Shape
+    values: dict[str, sql.Composable]  # column -> expression over g and the joins
+    joins: list[sql.Composable]
+    parents: list[tuple[ForeignKey, bool]]
+    checks: list[Check]  # those every inserted row is filtered with
+    limit: int
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.values) + [c for fk, _ in self.parents for c in fk.columns]
+
+    def insert(self, first: int, last: int, skip_conflicts: bool = True) -> sql.Composable:
+        """Rows `first` to `last` that satisfy the checks; repeated keys are dropped or fail."""
+        names = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        where = [sql.SQL("migbot_row BETWEEN {} AND {}").format(sql.Literal(first), sql.Literal(last))]
+        where += [sql.SQL("({}) IS NOT FALSE").format(sql.SQL(c.expression)) for c in self.checks]  # NULL passes a CHECK
+        return sql.SQL("{rows} INSERT INTO {table} {names} SELECT {select} FROM candidate WHERE {where}{conflict}").format(
+            rows=self._rows(), table=sql.Identifier(self.shape.schema, self.shape.name),
+            names=sql.SQL("({})").format(names) if self.columns else sql.SQL(""), select=names,
+            where=sql.SQL(" AND ").join(where),
+            conflict=sql.SQL(" ON CONFLICT DO NOTHING") if skip_conflicts else sql.SQL(""))
+
+    def count_failing(self) -> sql.Composable:
+        """The number of generated rows, then of those each check rejects."""
+        failing = [sql.SQL("count(*) FILTER (WHERE ({}) IS FALSE)").format(sql.SQL(c.expression)) for c in self.checks]
+        return sql.SQL("{} SELECT {} FROM candidate").format(
+            self._rows(), sql.SQL(", ").join([sql.SQL("count(*)"), *failing]))
+
+    def _rows(self) -> sql.Composable:
+        items = [sql.SQL("g AS migbot_row")]
+        items += [sql.SQL("{} AS {}").format(value, sql.Identifier(name)) for name, value in self.values.items()]
+        generated = sql.SQL("SELECT {} FROM generate_series(1, {}) AS g {}").format(
+            sql.SQL(", ").join(items), sql.Literal(self.limit), sql.SQL(" ").join(self.joins))
+        columns = {c.name: c for c in self.shape.columns}
+        items, joins = [sql.SQL("generated.*")], []
+        for index, (fk, required) in enumerate(self.parents):
+            # Row n points at row n / 2: a tree whose root has no parent, or is its own when one is required.
+            alias = sql.Identifier(f"parent{index}")
+            parent_row = sql.SQL("greatest(generated.migbot_row / 2, 1)" if required else "generated.migbot_row / 2")
+            joins.append(sql.SQL("LEFT JOIN generated AS {alias} ON {alias}.migbot_row = {row}").format(
+                alias=alias, row=parent_row))
+            items += [sql.SQL("{}.{}::{} AS {}").format(alias, sql.Identifier(ref), sql.SQL(columns[column].type_sql),
+                                                        sql.Identifier(column))
+                      for column, ref in zip(fk.columns, fk.ref_columns)]
+        return sql.SQL("WITH generated AS ({}), candidate AS (SELECT {} FROM generated {})").format(
+            generated, sql.SQL(", ").join(items), sql.SQL(" ").join(joins))
 
 
 def fill_empty_tables(conn: psycopg.Connection, rows: int = 300,
@@ -150,6 +272,7 @@ def _read_shapes(conn: psycopg.Connection, version_tables: tuple[str, ...]) -> l
             shape.foreign_keys.append(ForeignKey(name, columns, ref_oid, ref_columns))
         else:
             shape.checks[name] = definition
+            shape.check_columns[name] = columns
     return list(shapes.values())
 
 
@@ -173,73 +296,295 @@ def _cycle_breakable(shape: Shape, remaining: dict[int, Shape]) -> bool:
     return all(not (set(fk.columns) & not_null) for fk in shape.foreign_keys if fk.ref_oid in remaining)
 
 
+# ---- one table -------------------------------------------------------------------------------
+
+
 def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows: int,
           counts: dict[int, int]) -> str | None:
     """Insert rows into one empty table (recording how many in `counts`); or say why not."""
+    keys = _key_values(shape, by_oid, counts)
+    if isinstance(keys, str):
+        return keys
+    checks = _read_checks(shape, _fillable(shape, keys))
+    problem = None
+    for variant in range(_variant_count(checks)):
+        generated = _generate(shape, keys, checks, variant, rows)
+        if isinstance(generated, str):
+            return generated
+        inserted, why = _insert(conn, generated)
+        if inserted:
+            counts[shape.oid] = inserted
+            return None
+        problem = problem or why
+    return problem
+
+
+def _key_values(shape: Shape, by_oid: dict[int, Shape], counts: dict[int, int]) -> KeyValues | str:
+    """Foreign-key columns take the referenced rows in turn; NULL where there are none."""
     columns = {c.name: c for c in shape.columns}
-    values: dict[str, sql.Composable] = {}
-    joins: list[sql.Composable] = []
-    limit = rows
+    keys = KeyValues()
+    keys_so_far: dict[int, int] = {}  # referenced table -> keys of this table to it already placed
     for index, fk in enumerate(shape.foreign_keys):
         ref = by_oid.get(fk.ref_oid)
         required = any(columns[c].not_null for c in fk.columns)
-        available = counts.get(ref.oid, 0) if ref is not None and ref.oid != shape.oid else 0  # self: NULL
+        if ref is not None and ref.oid == shape.oid:
+            keys.parents.append((fk, required))
+            continue
+        available = counts.get(ref.oid, 0) if ref is not None else 0
         if not available:
             if required:
                 target = ref.qualified if ref else "another table"
                 return f"its foreign key {fk.name} needs rows in {target}, which has none"
-            for column in fk.columns:
-                values[column] = sql.NULL
+            keys.values.update({c: _null(columns[c]) for c in fk.columns})
+            keys.nulls.update(fk.columns)
             continue
         alias = sql.Identifier(f"fk{index}")
         ref_cols = sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns))
-        joins.append(sql.SQL(
+        keys.joins.append(sql.SQL(
             "JOIN (SELECT {cols}, row_number() OVER (ORDER BY {cols}) - 1 AS rn, count(*) OVER () AS cnt "
-            "FROM {ref} WHERE {not_null}) AS {alias} ON {alias}.rn = (g - 1) % {alias}.cnt"
+            "FROM {ref} WHERE {not_null}) AS {alias} ON {alias}.rn = {position}"
         ).format(cols=ref_cols, ref=sql.Identifier(ref.schema, ref.name), alias=alias,
+                 position=_referenced_row(alias, keys_so_far.get(ref.oid, 0)),
                  not_null=sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.ref_columns)))
+        keys_so_far[ref.oid] = keys_so_far.get(ref.oid, 0) + 1
         for column, ref_column in zip(fk.columns, fk.ref_columns):
-            values[column] = sql.SQL("{}.{}").format(alias, sql.Identifier(ref_column))
+            keys.values[column] = sql.SQL("{}.{}::{}").format(alias, sql.Identifier(ref_column),
+                                                              sql.SQL(columns[column].type_sql))
         if any(set(u) <= set(fk.columns) for u in shape.unique):
-            limit = min(limit, available)  # one-to-one: one row per referenced row
-    allowed = _check_constraint_values(shape)
+            keys.limit = min(keys.limit or available, available)  # one-to-one: one row per referenced row
+    return keys
+
+
+def _referenced_row(alias: sql.Composable, earlier_keys: int) -> sql.Composable:
+    """Which referenced row (0-based) row g takes. The k-th further key to the same table is shifted
+    by k * (1 + round), which is never 0 modulo the count for k = 1 within count - 1 rounds: so
+    `follower_id <> followee_id` holds, and the pair repeats only after count * (count - 1) rows."""
+    if not earlier_keys:
+        return sql.SQL("(g - 1) % {}.cnt").format(alias)
+    return sql.SQL("((g - 1) + {k} * (1 + (g - 1) / {a}.cnt)) % {a}.cnt").format(k=sql.Literal(earlier_keys), a=alias)
+
+
+def _fillable(shape: Shape, keys: KeyValues) -> set[str]:
+    """Columns that can hold something other than NULL in the generated rows."""
+    return {c.name for c in shape.columns if c.name not in keys.nulls and
+            (c.has_default or c.not_insertable or c.name in keys.values or _value(c, shape, None) is not None)}
+
+
+def _generate(shape: Shape, keys: KeyValues, checks: list[Check], variant: int, rows: int) -> Generated | str:
+    """An expression per column for the `variant`-th workable way through the checks; or why none can be had."""
+    columns = {c.name: c for c in shape.columns}
+    needs = _merge([check.ways[min(variant, len(check.ways) - 1)] for check in checks])
+    allowed = _allowed(needs, columns)
+    values = _column_values(shape, keys, checks, needs, allowed)
+    if isinstance(values, str):
+        return values
+    forced_null = {name for name in needs.null if not columns[name].not_null}
+    values.update({name: _null(columns[name]) for name in forced_null})
+    parents = _parent_keys(keys.parents, values, columns, forced_null)
+    if isinstance(parents, str):
+        return parents
+    _follow_relations(values, needs.relations, columns, fixed=set(keys.values) | set(needs.allowed) | forced_null)
+    limit = _row_limit(shape, columns, allowed, keys.limit, rows)
+    if limit <= 0:
+        return "its unique constraints allow no rows of generated values"
+    output = set(values) | {c for fk, _ in parents for c in fk.columns}
+    filters = [check for check in checks if set(check.columns) <= output]
+    return Generated(shape, values, keys.joins, parents, filters, limit)
+
+
+def _column_values(shape: Shape, keys: KeyValues, checks: list[Check], needs: Needs,
+                   allowed: dict[str, list]) -> dict[str, sql.Composable] | str:
+    """The foreign keys' values, and one for every other column that does not keep its default."""
+    columns = {c.name: c for c in shape.columns}
     divisors = _radix_divisors(shape, columns, allowed)
+    self_keyed = {c for fk, _ in keys.parents for c in fk.columns}
+    read = {c for check in checks for c in check.columns} | {c for fk, _ in keys.parents for c in fk.ref_columns}
+    values = dict(keys.values)
     for column in shape.columns:
-        if column.name in values or column.not_insertable or column.has_default:
+        if column.name in values or column.name in self_keyed or column.not_insertable:
             continue
+        if column.has_default and (column.numbered or column.name not in read):
+            continue  # the default stays, unless a check or a key to this table has to know the value
         expression = _value(column, shape, allowed.get(column.name), divisors.get(column.name, 1))
         if expression is None:
-            if column.not_null:
+            if column.not_null and not column.has_default:
                 return f"migbot cannot generate values of type {column.type_sql} (column {column.name})"
             continue
-        if not column.not_null:
+        if not column.not_null and column.name not in needs.not_null:
             expression = sql.SQL("CASE WHEN g % 10 = 0 THEN NULL ELSE {} END").format(expression)
         values[column.name] = expression
+    return values
+
+
+def _parent_keys(parents: list[tuple[ForeignKey, bool]], values: dict[str, sql.Composable],
+                 columns: dict[str, Column], forced_null: set[str]) -> list[tuple[ForeignKey, bool]] | str:
+    """The keys to the table itself that can point at earlier rows: those whose referenced columns get
+    generated values. The others go NULL (in `values`), or, when they must not, say why not."""
+    pointing = []
+    for fk, required in parents:
+        if all(ref in values for ref in fk.ref_columns) and not set(fk.columns) & forced_null:
+            pointing.append((fk, required))
+        elif required and not set(fk.columns) & forced_null:
+            return (f"its foreign key {fk.name} refers to the table itself, and migbot cannot choose "
+                    f"{', '.join(fk.ref_columns)} (a sequence or the server sets them)")
+        else:
+            values.update({c: _null(columns[c]) for c in fk.columns if not columns[c].not_null})
+    return pointing
+
+
+def _row_limit(shape: Shape, columns: dict[str, Column], allowed: dict[str, list], one_to_one: int | None,
+               rows: int) -> int:
+    """How many rows to generate: fewer when a unique key can only take so many values."""
+    limit = min(rows, one_to_one if one_to_one is not None else rows)
     for unique in shape.unique:
         cardinality = _cardinality([columns[c] for c in unique], allowed)
         if cardinality is not None:
             limit = min(limit, cardinality)
-    if limit <= 0:
-        return "its unique constraints allow no rows of generated values"
-    statement = sql.SQL("INSERT INTO {table} ({cols}) SELECT {values} FROM generate_series(1, {n}) AS g {joins}").format(
-        table=sql.Identifier(shape.schema, shape.name),
-        cols=sql.SQL(", ").join(map(sql.Identifier, values)),
-        values=sql.SQL(", ").join(values.values()),
-        n=sql.Literal(limit),
-        joins=sql.SQL(" ").join(joins),
-    )
-    if not values:
-        statement = sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, {})").format(
-            sql.Identifier(shape.schema, shape.name), sql.Literal(limit))
+    return limit
+
+
+def _null(column: Column) -> sql.Composable:
+    return sql.SQL("NULL::{}").format(sql.SQL(column.type_sql))
+
+
+def _follow_relations(values: dict[str, sql.Composable], relations: list[tuple[str, str, str]],
+                      columns: dict[str, Column], fixed: set[str]) -> None:
+    """Make one side of each comparison between two columns follow from the other, so that every row
+    satisfies it: for `start_at < end_at`, end_at is start_at plus a step."""
+    for left, op, right in relations:
+        if left not in values or right not in values:
+            continue
+        for source, target, upward in ((left, right, True), (right, left, False)):
+            if target in fixed:
+                continue
+            expression = _stepped(values[source], op, columns[source], columns[target], upward)
+            if expression is None:
+                continue
+            if columns[target].not_null:  # where the source is NULL, the target keeps a value of its own
+                expression = sql.SQL("coalesce({}, {})").format(expression, values[target])
+            values[target] = expression
+            fixed.update((source, target))  # neither may change now: the other one follows it
+            break
+
+
+_STEPS = {"int2": "1", "int4": "1", "int8": "1", "numeric": "1", "float4": "1", "float8": "1", "date": "1",
+          "timestamp": "interval '1 day'", "timestamptz": "interval '1 day'", "time": "interval '1 minute'",
+          "timetz": "interval '1 minute'", "interval": "interval '1 minute'"}
+
+
+def _stepped(source: sql.Composable, op: str, source_column: Column, target: Column,
+             upward: bool) -> sql.Composable | None:
+    """A value for `target` that compares to `source` as `op` asks (target above it when `upward`)."""
+    cast = sql.SQL(target.type_sql)
+    if op == "=":
+        return sql.SQL("({})::{}").format(source, cast)
+    if source_column.category != target.category:
+        return None
+    if op == "<>":
+        if source_column.base_type == "bool":
+            return sql.SQL("(NOT {})::{}").format(source, cast)
+        upward = True  # any difference will do
+    step = _STEPS.get(source_column.base_type)
+    if step is not None:
+        return sql.SQL("({} {} {})::{}").format(source, sql.SQL("+" if upward else "-"), sql.SQL(step), cast)
+    if source_column.category == "S" and upward:  # a string sorts before itself with more after it
+        return sql.SQL("({} || '~')::{}").format(source, cast)
+    return None
+
+
+def _variant_count(checks: list[Check]) -> int:
+    return max([1] + [min(len(check.ways), _MAX_VARIANTS) for check in checks])
+
+
+# ---- inserting ---------------------------------------------------------------------------------
+
+
+def _insert(conn: psycopg.Connection, generated: Generated) -> tuple[int, str | None]:
+    """Insert the generated rows that satisfy the checks. Returns how many went in, or why none did."""
+    try:
+        with conn.transaction():  # one table's rows commit together: deferred constraints are checked here
+            inserted, problem = _insert_all_or_some(conn, generated)
+    except psycopg.Error as exc:
+        if conn.closed:
+            raise
+        return 0, _error_reason(exc)
+    if inserted:
+        return inserted, None
+    return 0, problem or _why_no_row_passes(conn, generated)
+
+
+def _insert_all_or_some(conn: psycopg.Connection, generated: Generated) -> tuple[int, str | None]:
+    """All rows in one statement; when that fails, in batches, and a failing batch row by row,
+    so that only the rows that break something are left out."""
     try:
         with conn.transaction():
-            conn.execute(statement)
+            return conn.execute(generated.insert(1, generated.limit)).rowcount, None
     except psycopg.Error as exc:
-        diag = exc.diag
-        what = f"constraint {diag.constraint_name}" if diag.constraint_name else "its constraints"
-        return f"generated rows break {what} ({str(exc).splitlines()[0]})"
-    counts[shape.oid] = limit
-    return None
+        if conn.closed:
+            raise
+        problem = _error_reason(exc)
+        # A deferrable unique key cannot arbitrate ON CONFLICT: then repeated keys fail their batch or row.
+        skip_conflicts = not isinstance(exc, psycopg.errors.ObjectNotInPrerequisiteState)
+    inserted = failed = 0
+    for first in range(1, generated.limit + 1, _BATCH):
+        last = min(first + _BATCH - 1, generated.limit)
+        added = _try_insert(conn, generated.insert(first, last, skip_conflicts))
+        if added is not None:
+            inserted += added
+            continue
+        for row in range(first, last + 1):
+            added = _try_insert(conn, generated.insert(row, row, skip_conflicts))
+            if added is not None:
+                inserted += added
+                continue
+            failed += 1
+            if failed >= _MAX_FAILED_ROWS:
+                return inserted, problem
+    return inserted, problem
+
+
+def _try_insert(conn: psycopg.Connection, statement: sql.Composable) -> int | None:
+    """Rows inserted, or None when the statement failed (and was rolled back to its savepoint)."""
+    try:
+        with conn.transaction():
+            return conn.execute(statement).rowcount
+    except psycopg.Error:
+        if conn.closed:
+            raise
+        return None
+
+
+def _error_reason(exc: psycopg.Error) -> str:
+    diag, message = exc.diag, str(exc).splitlines()[0]
+    if diag.constraint_name:
+        return f"generated rows break constraint {diag.constraint_name} ({message})"
+    if diag.column_name:
+        return f"generated rows break column {diag.column_name} ({message})"
+    return f"inserting generated rows fails ({message})"
+
+
+def _why_no_row_passes(conn: psycopg.Connection, generated: Generated) -> str:
+    """Which checks reject every generated row (the insert went through, and took none)."""
+    if not generated.checks:
+        return "migbot could generate no rows for it"
+    try:
+        with conn.transaction():
+            total, *failing = conn.execute(generated.count_failing()).fetchone()
+    except psycopg.Error as exc:
+        if conn.closed:
+            raise
+        return _error_reason(exc)
+    if not total:
+        return "migbot could generate no rows for it (its foreign keys found no referenced keys)"
+    rejecting = [check for check, n in zip(generated.checks, failing) if n == total]
+    if not rejecting:
+        names = ", ".join(check.name for check, n in zip(generated.checks, failing) if n)
+        return f"no generated row satisfies its checks {names} at once" if names else "migbot could generate no rows for it"
+    return "; ".join(f"no generated row satisfies its check {check.name} {check.definition}"
+                     + (f": {check.obstacle}" if check.obstacle else "") for check in rejecting)
+
+
+# ---- values ----------------------------------------------------------------------------------
 
 
 def _radix_divisors(shape: Shape, columns: dict[str, Column], allowed: dict[str, list]) -> dict[str, int]:
@@ -326,24 +671,103 @@ def _cardinality(columns: list[Column], allowed: dict[str, list]) -> int | None:
     return total
 
 
-def _check_constraint_values(shape: Shape) -> dict[str, list]:
-    """Values that satisfy simple CHECK constraints: IN lists, comparisons, BETWEEN."""
-    allowed: dict[str, list] = {}
-    parsed = [tree for tree in map(_parse_check, shape.checks.values()) if tree is not None]
-    for tree in parsed:
-        for column, values in _in_lists(tree):
-            allowed[column] = values
-    for column, bounds in _bounds(shape, parsed).items():
-        low, high = bounds
-        if column in allowed:
-            continue
-        if low is not None and high is not None and high >= low:
-            allowed[column] = list(range(int(low), int(min(high, low + 500)) + 1))
-        elif low is not None:
-            allowed[column] = list(range(int(low) + 1, int(low) + 501))
-        elif high is not None:
-            allowed[column] = list(range(int(high) - 500, int(high)))
+def _allowed(needs: Needs, columns: dict[str, Column]) -> dict[str, list]:
+    """The values each column may take: IN lists and equalities, and numbers within the bounds."""
+    allowed = dict(needs.allowed)
+    for name in set(needs.low) | set(needs.high):
+        column = columns[name]
+        if name not in allowed and column.category == "N":
+            numbers = _numbers_between(needs.low.get(name), needs.high.get(name), column)
+            if numbers:
+                allowed[name] = numbers
     return allowed
+
+
+def _numbers_between(low: int | None, high: int | None, column: Column) -> list[int]:
+    if column.base_type == "numeric" and column.precision:  # numeric(p, s) holds no more than this
+        top = 10 ** max(column.precision - column.scale, 0) - 1
+        low, high = max(low if low is not None else -top, -top), min(high if high is not None else top, top)
+    if low is not None and high is not None:
+        return list(range(low, min(high, low + 499) + 1))
+    if low is not None:
+        return list(range(low, low + 500))
+    return list(range(high - 499, high + 1))
+
+
+# ---- reading CHECK constraints -------------------------------------------------------------------
+
+
+def _read_checks(shape: Shape, fillable: set[str]) -> list[Check]:
+    """Each check, with the ways it can hold that the table's columns allow, best first."""
+    columns = {c.name: c for c in shape.columns}
+    checks = []
+    for name, definition in shape.checks.items():
+        ways = sorted((_known(way, columns) for way in _ways(_parse_check(definition))),
+                      key=lambda way: sum(_COST[need.kind] for need in way))
+        workable = [way for way in ways if _obstacle(way, columns, fillable) is None]
+        obstacle = None if workable else _obstacle(ways[0], columns, fillable)
+        checks.append(Check(name, definition, shape.check_columns.get(name, []), workable or ways[:1], obstacle))
+    return checks
+
+
+def _known(way: list[Need], columns: dict[str, Column]) -> list[Need]:
+    """The way with needs about names that are not columns (qualified, or from elsewhere) left opaque."""
+    return [need if need.kind == "opaque" or (need.column in columns and need.other in ("", *columns)) else _OPAQUE
+            for need in way]
+
+
+def _obstacle(way: list[Need], columns: dict[str, Column], fillable: set[str]) -> str | None:
+    """Why no row can meet every need of `way`, when the schema shows it."""
+    nulls = {need.column for need in way if need.kind == "null"}
+    lists: dict[str, set] = {}
+    low: dict[str, int] = {}
+    high: dict[str, int] = {}
+    for need in way:
+        name = need.column
+        if need.kind == "null" and columns[name].not_null:
+            return f"column {name} would have to be NULL, and it is NOT NULL"
+        if need.kind == "not_null" and name in nulls:
+            return f"column {name} would have to be NULL and not NULL at once"
+        if need.kind == "not_null" and name not in fillable:
+            return f"column {name} would have to be NOT NULL, and migbot has no value for it"
+        if need.kind == "in":
+            lists[name] = lists[name] & set(need.values) if name in lists else set(need.values)
+            if not lists[name]:
+                return f"no value of column {name} is in every list it must be in"
+        if need.kind in ("low", "high"):
+            bounds, pick = (low, max) if need.kind == "low" else (high, min)
+            bounds[name] = pick(bounds.get(name, need.values[0]), need.values[0])
+            if name in low and name in high and low[name] > high[name]:
+                return f"no value of column {name} is both >= {low[name]} and <= {high[name]}"
+    return None
+
+
+def _merge(ways: list[list[Need]]) -> Needs:
+    needs = Needs()
+    for need in (need for way in ways for need in way):
+        name = need.column
+        if need.kind == "in":
+            common = [v for v in needs.allowed.get(name, need.values) if v in need.values]
+            needs.allowed[name] = common or needs.allowed.get(name, list(need.values))
+        elif need.kind == "low":
+            needs.low[name] = max(needs.low.get(name, need.values[0]), need.values[0])
+        elif need.kind == "high":
+            needs.high[name] = min(needs.high.get(name, need.values[0]), need.values[0])
+        elif need.kind == "not_null":
+            needs.not_null.add(name)
+        elif need.kind == "null":
+            needs.null.add(name)
+        elif need.kind == "relation":
+            needs.relations.append((name, need.op, need.other))
+    return needs
+
+
+def _check_expression(definition: str) -> str:
+    """The boolean expression of a CHECK constraint's definition (pg_get_constraintdef)."""
+    expression = definition.removeprefix("CHECK ")
+    for suffix in (" NOT VALID", " NO INHERIT"):
+        expression = expression.removesuffix(suffix)
+    return expression
 
 
 def _parse_check(definition: str):
@@ -351,62 +775,112 @@ def _parse_check(definition: str):
     from pglast import parse_sql
 
     try:
-        return parse_sql(f"SELECT 1 WHERE {definition.removeprefix('CHECK ').removesuffix(' NOT VALID')}")[0].stmt.whereClause
+        return parse_sql(f"SELECT 1 WHERE {_check_expression(definition)}")[0].stmt.whereClause
     except Exception:  # noqa: BLE001 - an expression pglast cannot read is simply not used
         return None
 
 
-def _in_lists(tree):
+def _ways(node, negated: bool = False) -> list[list[Need]]:
+    """The ways an expression can hold, each a list of needs that together make it hold
+    (its disjunctive normal form, cut short). Anything not understood is an opaque need."""
     from pglast import ast
+    from pglast.enums import BoolExprType, NullTestType
+
+    if isinstance(node, ast.BoolExpr):
+        if node.boolop == BoolExprType.NOT_EXPR:
+            return _ways(node.args[0], not negated)
+        parts = [_ways(arg, negated) for arg in node.args]
+        if (node.boolop == BoolExprType.OR_EXPR) != negated:  # an OR, or a NOT over an AND
+            return [way for part in parts for way in part][:_MAX_WAYS]
+        ways: list[list[Need]] = [[]]
+        for part in parts:
+            ways = [way + more for way in ways for more in part][:_MAX_WAYS]
+        return ways
+    if isinstance(node, ast.NullTest) and (column := _column_name(node.arg)):
+        is_null = (node.nulltesttype == NullTestType.IS_NULL) != negated
+        return [[Need("null" if is_null else "not_null", column)]]
+    if isinstance(node, ast.A_Expr):
+        return _comparison_ways(node, negated)
+    return [[_OPAQUE]]
+
+
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}  # a < b is b > a
+_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "<>", "<>": "="}
+_HOLDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
+          "<>": operator.ne}
+
+
+def _comparison_ways(node, negated: bool) -> list[list[Need]]:
     from pglast.enums import A_Expr_Kind
 
-    for node in _walk(tree):
-        if isinstance(node, ast.A_Expr) and node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) \
-                and _op(node) == "=":
-            column = _column_name(node.lexpr)
-            values = [_constant(v) for v in _list_items(node.rexpr)]
-            if column and values and all(v is not None for v in values):
-                yield column, values
+    op = _op(node)
+    if node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and op == "=" and not negated:
+        column, values = _column_name(node.lexpr), [_constant(v) for v in _list_items(node.rexpr)]
+        if column and values and None not in values:
+            return [[Need("in", column, tuple(values))]]
+    elif node.kind == A_Expr_Kind.AEXPR_BETWEEN and not negated:
+        column, ends = _column_name(node.lexpr), [_constant(v) for v in _list_items(node.rexpr)]
+        if column and len(ends) == 2 and all(_is_number(end) for end in ends):
+            return [[_bound(column, ">=", ends[0]), _bound(column, "<=", ends[1])]]
+    elif node.kind == A_Expr_Kind.AEXPR_OP and op in _NEGATED:
+        op = _NEGATED[op] if negated else op
+        left, right = node.lexpr, node.rexpr
+        if _column_name(left) is None and _column_name(right) is not None:
+            left, right, op = right, left, _FLIPPED[op]
+        return _compared(left, op, right)
+    return [[_OPAQUE]]
 
 
-def _bounds(shape: Shape, parsed: list) -> dict[str, tuple]:
+def _compared(left, op: str, right) -> list[list[Need]]:
+    column, other, value = _column_name(left), _column_name(right), _constant(right)
+    if column and other:
+        if op in (">", ">="):
+            column, other, op = other, column, _FLIPPED[op]
+        return [[Need("relation", column, op=op, other=other)]]
+    if column and value is not None:
+        if op == "=":
+            return [[Need("in", column, (value,))]]
+        if op in ("<", "<=", ">", ">=") and _is_number(value):
+            return [[_bound(column, op, value)]]
+    if (counted := _null_count(left)) is not None and isinstance(value, int):
+        return _null_count_ways(*counted, op, value)
+    return [[_OPAQUE]]
+
+
+def _bound(column: str, op: str, value: float) -> Need:
+    """A bound on a column's (whole-number) values."""
+    if op in (">", ">="):
+        return Need("low", column, (math.floor(value) + 1 if op == ">" else math.ceil(value),))
+    return Need("high", column, (math.ceil(value) - 1 if op == "<" else math.floor(value),))
+
+
+def _null_count(node) -> tuple[str, list[str]] | None:
+    """num_nonnulls(a, b, ...) or num_nulls(a, b, ...) over plain columns: the function and the columns."""
     from pglast import ast
-    from pglast.enums import A_Expr_Kind
 
-    numeric = {c.name for c in shape.columns if c.category == "N"}
-    bounds: dict[str, list] = {}
-    for tree in parsed:
-        for node in _walk(tree):
-            if not isinstance(node, ast.A_Expr):
-                continue
-            if node.kind in (A_Expr_Kind.AEXPR_BETWEEN,):
-                column = _column_name(node.lexpr)
-                items = [_constant(v) for v in _list_items(node.rexpr)]
-                if column in numeric and len(items) == 2 and None not in items:
-                    bounds.setdefault(column, [None, None])[:] = [items[0], items[1]]
-            elif node.kind == A_Expr_Kind.AEXPR_OP and _op(node) in (">", ">=", "<", "<="):
-                column, value = _column_name(node.lexpr), _constant(node.rexpr)
-                if column not in numeric or not isinstance(value, (int, float)):
-                    continue
-                bounds.setdefault(column, [None, None])
-                if _op(node) in (">", ">="):
-                    bounds[column][0] = value if _op(node) == ">=" else value + (1 if isinstance(value, int) else 0.5)
-                else:
-                    bounds[column][1] = value if _op(node) == "<=" else value - (1 if isinstance(value, int) else 0.5)
-    return {k: tuple(v) for k, v in bounds.items()}
+    if not isinstance(node, ast.FuncCall) or not node.args:
+        return None
+    function = node.funcname[-1].sval if hasattr(node.funcname[-1], "sval") else ""
+    columns = [_column_name(arg) for arg in node.args]
+    if function not in ("num_nonnulls", "num_nulls") or None in columns:
+        return None
+    return function, columns
 
 
-def _walk(node):
-    from pglast import ast
+def _null_count_ways(function: str, columns: list[str], op: str, k: int) -> list[list[Need]]:
+    """For `num_nonnulls(a, b) = 1` and the like: which columns are NULL, most filled first."""
+    n = len(columns)
+    ways = []
+    for filled in range(n, -1, -1):
+        counted = filled if function == "num_nonnulls" else n - filled
+        if _HOLDS[op](counted, k):
+            ways += [[Need("not_null" if c in chosen else "null", c) for c in columns]
+                     for chosen in combinations(columns, filled)]
+    return ways[:_MAX_WAYS] or [[_OPAQUE]]
 
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (list, tuple)):
-            stack.extend(current)
-        elif isinstance(current, ast.Node):
-            yield current
-            stack.extend(getattr(current, name) for name in current.__slots__)
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _op(node) -> str:

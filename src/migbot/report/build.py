@@ -58,8 +58,8 @@ def _step(outcome: StepOutcome | None, skipped: str | None, diff: SchemaDiff | N
     if not outcome.ok:
         return Step(status="fail", seconds=round(outcome.seconds, 3),
                     note=(outcome.error.message.splitlines() or [outcome.error.type])[0][:200])
-    if diff is not None and not diff.empty:
-        return Step(status="fail", seconds=round(outcome.seconds, 3), note=_differences(len(diff.changes)))
+    if diff is not None and diff.structural:
+        return Step(status="fail", seconds=round(outcome.seconds, 3), note=_differences(len(diff.structural)))
     return Step(status="pass", seconds=round(outcome.seconds, 3))
 
 
@@ -76,8 +76,8 @@ def _revision_run(plan: ProjectPlan, ev: Evidence, trip: Trip) -> RevisionRun:
     if restored_skip is None and trip.downgrade_left_it_all():
         restored_skip = "the downgrade did nothing"
     restored = (Step(status="skip", note=restored_skip) if restored_skip is not None else
-                Step(status="fail", note=_differences(len(trip.restored.changes))) if not trip.restored.empty
-                else Step(status="pass"))
+                Step(status="fail", note=_differences(len(trip.restored.structural))) if trip.restored.structural
+                else Step(status="pass", note="columns in another order" if trip.restored.reordered else ""))
     downgrade = _step(trip.downgrade, trip.skipped.get("downgrade"))
     if trip.downgrade_refused():
         downgrade = Step(status="skip", seconds=round(trip.downgrade.seconds, 3),
@@ -204,7 +204,7 @@ def _edited_status(ev: Evidence, revision: str) -> str:
         return f"downgrade edited; not run ({run.skipped})"
     if run.down is not None and not run.down.ok:
         return "downgrade edited; it fails"
-    if run.up is not None and not run.up.ok or (run.restored is not None and not run.restored.empty):
+    if run.up is not None and not run.up.ok or (run.restored is not None and run.restored.structural):
         return "downgrade edited; the schema does not come back"
     return "downgrade edited; ran down and up again, schema restored"
 
@@ -226,13 +226,16 @@ def _trip_status(trip: Trip | None, checks: dict[str, CheckResult]) -> str:
     if trip.downgrade_left_it_all():
         return "upgrade passed; the downgrade does nothing"
     problems = []
-    if trip.restored is not None and not trip.restored.empty:
+    if trip.restored is not None and trip.restored.structural:
         problems.append("downgrade leaves the schema changed")
     if trip.reupgrade is not None and not trip.reupgrade.ok:
         problems.append("second upgrade failed")
-    elif trip.reupgraded is not None and not trip.reupgraded.empty:
+    elif trip.reupgraded is not None and trip.reupgraded.structural:
         problems.append("second upgrade differs")
-    return "; ".join(problems) if problems else "applied, reverted and re-applied"
+    if problems:
+        return "; ".join(problems)
+    reordered = trip.restored is not None and trip.restored.reordered
+    return "applied, reverted and re-applied" + (" (columns come back in another order)" if reordered else "")
 
 
 def _schema_impact(diff: SchemaDiff | None) -> SchemaImpact:
@@ -277,13 +280,13 @@ def _verification(ev: Evidence, checks: dict[str, CheckResult]) -> Verification:
         seed_data = "skipped"
     else:
         seed_data = "warning" if "warn" in seed_statuses else "pass"
-    down = status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip", "downgrade-keeps-data",
-                   "reversible-downgrades"])
+    down = status(["downgrade", "downgrade-restores-schema", "reupgrade", "roundtrip", "downgrade-over-rows",
+                   "downgrade-keeps-data", "reversible-downgrades"])
     ran_down = any(t.downgrade is not None and t.downgrade.ok for t in ev.trips)
     if down in ("pass", "warning") and not ran_down:
         down = "skipped"  # "pass" only when a downgrade ran and passed
     return Verification(
-        migration_up=status(["upgrade", "migrations-with-data"]),
+        migration_up=status(["upgrade", "upgrade-over-rows"]),
         migration_down=down,
         seed_data=seed_data,
     )
@@ -351,7 +354,7 @@ def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
                 lines.append(f"Second run, not idempotent: {shown}{more}")
             else:
                 lines.append("Second run, not idempotent: a seed set failed when run again (see seeds-idempotent)")
-    data_check = checks.get("migrations-with-data")
+    data_check = checks.get("upgrade-over-rows")
     ran_over_data = data_check is not None and data_check.status in ("pass", "fail", "warn")
     if ran_over_data and any(seeds.base_rows.values()):
         tables = sum(1 for n in seeds.base_rows.values() if n)

@@ -20,6 +20,7 @@ from migbot.provision.databases import Databases
 from migbot.progress import Progress
 from migbot.redact import Redactor
 from migbot.run.client import Worker, WorkerSpec
+from migbot.snapshot.dump import Dumper, find_pg_dump
 
 
 class RunContext:
@@ -31,15 +32,24 @@ class RunContext:
         self.redact = redact
         self.server: ServerInfo | None = None
         self.databases: Databases | None = None
+        self._dumper: Dumper | None = None
         self._trees: dict[str, Path] = {}
         self._workers: list[Worker] = []
         self._idle: list[Worker] = []  # spawned, not yet given a tree
 
-    def attach_server(self, server: ServerInfo) -> None:
-        """The PostgreSQL server to use, once it accepts connections."""
+    def attach_server(self, server: ServerInfo, bindir: Path | None = None) -> None:
+        """The PostgreSQL server to use, once it accepts connections (`bindir`: its binaries,
+        when migbot started it)."""
         self.server = server
-        self.databases = Databases(server, timeout=self.timeout)
+        self.databases = Databases(server, timeout=self.timeout, bindir=bindir)
         self.redact.secrets.extend(server.secrets())
+
+    def dumper(self) -> Dumper:
+        """pg_dump for the server (its own, or one at least as new), found once."""
+        if self._dumper is None:
+            pg_dump, missing = find_pg_dump(self.databases.server_major(), self.databases.bindir)
+            self._dumper = Dumper(pg_dump, self.databases.server.admin_kwargs(), missing)
+        return self._dumper
 
     def check_out(self, commits: list[str]) -> None:
         """Export the trees of `commits` side by side (concurrently)."""

@@ -32,6 +32,7 @@ from migbot.run.stairway import cannot_go_down, rows_of
 from migbot.snapshot.fingerprint import (
     changed_columns, common_shape, diff, fingerprints, hashed_columns, row_hashes, user_tables,
 )
+from migbot.snapshot.sequences import sequences_behind
 from migbot.snapshot.types import Fingerprint, TableChange
 
 
@@ -67,6 +68,7 @@ class BaseData:
                 self.data.base_fingerprints = fingerprints(conn, user_tables(conn, (self.version_table,)),
                                                            self.settings.ignore_columns)
                 self.data.base_rows = {t: f.rows for t, f in self.data.base_fingerprints.items()}
+                self.data.sequences_behind_base = sequences_behind(conn)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             self._error = exc
 
@@ -119,29 +121,38 @@ def migrations_over_data(head: TreeExecutor, data: DataEvidence, *, data_db: str
     if reason:
         data.data_skipped = reason
         return
+    blocked = [(t.revision, why) for t in trips if (why := cannot_go_down(t))]
+    if blocked:
+        data.down_skipped = f"revision {blocked[0][0]} cannot be undone: {blocked[0][1]}"
+    elif roundtrip.down is not None and not roundtrip.down.ok:
+        data.down_skipped = "going down to the base heads fails even without rows (see roundtrip)"
     head.db.reset(data_db)
     progress.step(f"{prefix}over data: the new revisions up")
     data.up = head.apply(revisions, upgrade=True, observe=True)
     if not data.up.ok:
         return
     data.rows_up = {rev: rows for rev in revisions if (rows := rows_of(data.up, rev, True)) is not None}
-    blocked = [(t.revision, why) for t in trips if (why := cannot_go_down(t))]
-    if blocked:
-        data.down_skipped = f"revision {blocked[0][0]} cannot be undone: {blocked[0][1]}"
-        return
-    if roundtrip.down is not None and not roundtrip.down.ok:
-        data.down_skipped = "going down to the base heads fails even without rows (see roundtrip)"
+    data.sequences_behind_up = _newly_behind(head, data)
+    if data.down_skipped:
         return
     progress.step(f"{prefix}over data: back down to the base heads")
     data.down = head.apply(list(reversed(revisions)), upgrade=False, observe=True)
     if not data.down.ok:
         return
     data.rows_down = {rev: rows for rev in revisions if (rows := rows_of(data.down, rev, False)) is not None}
+    data.sequences_behind_down = _newly_behind(head, data)
     with _connect(head.db.databases, head.db.name) as conn:
         tables = [t for t in user_tables(conn, (version_table,)) if t.qualified in kept_tables]
     data.compared_tables = len(tables)
     data.lost = changed_tables(head.db.databases, data_db, head.db.name, data.base_fingerprints,
                                settings.ignore_columns, version_table, only={t.qualified for t in tables})
+
+
+def _newly_behind(head: TreeExecutor, data: DataEvidence) -> dict[str, str]:
+    """Sequences behind their column now that were not in the base data (seeds that insert
+    explicit ids without setval are the base's own matter)."""
+    with _connect(head.db.databases, head.db.name) as conn:
+        return {seq: why for seq, why in sequences_behind(conn).items() if seq not in data.sequences_behind_base}
 
 
 def _skip_reason(data: DataEvidence, revisions: list[str], trips: list[Trip], roundtrip: RoundTrip) -> str | None:
@@ -181,7 +192,9 @@ def changed_tables(databases: Databases, before_db: str, after_db: str, before: 
             change = diff(shape, row_hashes(old, shape, ignore), row_hashes(new, shape, ignore))
             if change.changed and not change.added and not change.removed:
                 # Same keys: which columns lost their values? (Only comparable when no row came or went.)
-                change.columns = [c for c in changed_columns(old, new, shape) if c in hashed_columns(shape, ignore)]
+                columns = [c for c in hashed_columns(shape, ignore) if c not in shape.primary_key]
+                change.column_rows = changed_columns(old, new, shape, columns)
+                change.columns = list(change.column_rows)
             if not change.empty:
                 found.append(change)
     return found

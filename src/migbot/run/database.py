@@ -14,6 +14,7 @@ from psycopg import sql
 from migbot.errors import InfraError, first_line
 from migbot.provision.databases import Databases
 from migbot.snapshot.catalog import take_snapshot
+from migbot.snapshot.dump import Dumper
 from migbot.snapshot.types import Snapshot
 
 
@@ -30,8 +31,10 @@ class VersionTable:
 
 
 class Database:
-    def __init__(self, databases: Databases, role: str, version_table: VersionTable, *, template: str | None = None):
+    def __init__(self, databases: Databases, role: str, version_table: VersionTable, *, template: str | None = None,
+                 dumper: Dumper):
         self.databases = databases
+        self.dumper = dumper
         self.role = role
         self.version_table = version_table
         self.name = databases.create(role, template=template)
@@ -46,13 +49,18 @@ class Database:
         self._snapshot = None
 
     def snapshot(self) -> Snapshot:
+        """The catalogs, itemised, and the pg_dump backstop, read side by side."""
         if self._snapshot is None:
+            pending = self.dumper.start(self.name, self.version_table.name)
             try:
                 with self.databases.connect(self.name) as conn:
-                    self._snapshot = take_snapshot(conn, version_tables=(self.version_table.name,))
+                    snapshot = take_snapshot(conn, version_tables=(self.version_table.name,))
             except psycopg.Error as exc:
+                pending.result(timeout=self.databases.timeout)
                 raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") \
                     from None
+            snapshot.dump, snapshot.dump_missing = pending.result(timeout=self.databases.timeout)
+            self._snapshot = snapshot
         return self._snapshot
 
     def heads(self) -> list[str]:

@@ -67,7 +67,8 @@ class ProjectRun:
         return executor
 
     def _database(self, name: str, template: str | None = None) -> Database:
-        return Database(self.ctx.databases, f"{self.role}_{name}", self.version_table, template=template)
+        return Database(self.ctx.databases, f"{self.role}_{name}", self.version_table, template=template,
+                        dumper=self.ctx.dumper())
 
     def _timed(self, label: str, started: float) -> None:
         self.ev.timings.append((label, round(time.monotonic() - started, 3)))

@@ -147,15 +147,20 @@ def _keys(values: list[str] | None) -> list[str]:
     return out
 
 
-def changed_columns(old: psycopg.Connection, new: psycopg.Connection, table: Table) -> list[str]:
-    """For a keyed table whose rows changed: the columns whose values differ between the two
-    databases, by a digest per column over the rows both have, ordered by key."""
-    if not table.primary_key or not table.columns:
-        return []
-    key = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
-    digests = sql.SQL(", ").join(
-        sql.SQL("md5(string_agg(coalesce({c}::text, '\\N'), ',' ORDER BY {key}))").format(c=sql.Identifier(c), key=key)
-        for c in table.columns)
-    query = sql.SQL("SELECT {digests} FROM {table}").format(digests=digests, table=table.ident())
-    before, after = old.execute(query).fetchone(), new.execute(query).fetchone()
-    return [c for c, b, a in zip(table.columns, before, after) if b != a and c not in table.primary_key]
+def changed_columns(old: psycopg.Connection, new: psycopg.Connection, table: Table,
+                    columns: list[str]) -> dict[str, int]:
+    """For a keyed table whose rows changed: how many rows changed in each of `columns`, matching
+    rows by key. Each side sends a key and a digest per column, never the values."""
+    if not table.primary_key or not columns:
+        return {}
+    query = sql.SQL("SELECT {key}, {digests} FROM {table}").format(
+        key=_key(table), table=table.ident(),
+        digests=sql.SQL(", ").join(sql.SQL("md5({}::text)").format(sql.Identifier(c)) for c in columns))
+    before = {row[0]: row[1:] for row in old.execute(query)}
+    counts = dict.fromkeys(columns, 0)
+    for key, *digests in new.execute(query):
+        previous = before.get(key)
+        if previous is not None:
+            for column, was, now in zip(columns, previous, digests):
+                counts[column] += was != now
+    return {c: n for c, n in counts.items() if n}

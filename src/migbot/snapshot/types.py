@@ -11,17 +11,16 @@ from pydantic import BaseModel
 
 Definition = dict[str, str | None]
 
-KIND_LABELS = {
-    "schema": "schema", "extension": "extension", "table": "table", "column": "column",
-    "constraint": "constraint", "index": "index", "sequence": "sequence", "type": "type",
-    "view": "view", "function": "function", "trigger": "trigger", "policy": "policy",
-}
+KIND_LABELS = {"structure": "pg_dump entry"}  # other kinds are their own label ("table", "event trigger", ...)
 
 
 class Snapshot(BaseModel):
-    """Every user object in a database: kind -> key -> definition fields."""
+    """Every user object in a database: kind -> key -> definition fields; and, as a backstop
+    for what the kinds do not cover, the database's normalised pg_dump (or why it is missing)."""
 
     objects: dict[str, dict[str, Definition]] = {}
+    dump: dict[str, str] | None = None
+    dump_missing: str | None = None
 
     def get(self, kind: str) -> dict[str, Definition]:
         return self.objects.get(kind, {})
@@ -52,9 +51,12 @@ class ObjectDiff(BaseModel):
         label = self.definition.get("kind") or KIND_LABELS.get(self.kind, self.kind)
         if self.kind == "type" and self.definition.get("kind") == "enum":
             label = "enum type"
+        if self.kind == "column order":
+            change = self.fields[0]
+            return f"columns of `{self.name}` are in another order: {change.before} → {change.after}"
         if self.change == "changed":
             parts = "; ".join(
-                f"{c.field} {_show(c.before)} → {_show(c.after)}" for c in self.fields
+                f"{c.field.replace('_', ' ')} {_show(c.before)} → {_show(c.after)}" for c in self.fields
             )
             return f"{label} `{self.name}` {verb}: {parts}"
         detail = _detail(self.kind, self.definition)
@@ -65,10 +67,20 @@ class ObjectDiff(BaseModel):
 
 class SchemaDiff(BaseModel):
     changes: list[ObjectDiff] = []
+    unchecked: str | None = None  # why the pg_dump backstop did not compare, if it did not
 
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def structural(self) -> list[ObjectDiff]:
+        """Every difference but column order (which only SELECT * and positional INSERT see)."""
+        return [c for c in self.changes if c.kind != "column order"]
+
+    @property
+    def reordered(self) -> list[ObjectDiff]:
+        return [c for c in self.changes if c.kind == "column order"]
 
     def of_kind(self, kind: str, change: str | None = None) -> list[ObjectDiff]:
         return [c for c in self.changes if c.kind == kind and (change is None or c.change == change)]
@@ -95,7 +107,7 @@ def _detail(kind: str, definition: Definition) -> str:
         return " ".join(b for b in bits if b)
     if kind == "type":
         return definition.get("definition") or ""
-    if kind in ("constraint", "index"):
+    if kind in ("constraint", "index", "statistics", "rule", "structure"):
         text = " ".join((definition.get("definition") or "").split())
         return text if len(text) <= 160 else text[:159] + "…"
     return ""
@@ -115,6 +127,7 @@ class TableChange(BaseModel):
     sample_removed: list[str] = []
     sample_changed: list[str] = []
     columns: list[str] = []  # for changed rows: the columns whose values differ, when known
+    column_rows: dict[str, int] = {}  # and in how many rows each
 
     @property
     def empty(self) -> bool:
@@ -129,7 +142,10 @@ class TableChange(BaseModel):
             if count:
                 keys = f" (e.g. {', '.join(samples)})" if samples else ""
                 parts.append(f"{count} row{'s' if count != 1 else ''} {word}{keys}")
-        if self.changed and self.columns:
+        if self.changed and self.column_rows:
+            parts[-1] += ": " + ", ".join(f"`{c}` in {n} row{'s' if n != 1 else ''}"
+                                          for c, n in self.column_rows.items())
+        elif self.changed and self.columns:
             parts[-1] += f", in column{'s' if len(self.columns) != 1 else ''} " + ", ".join(
                 f"`{c}`" for c in self.columns)
         return f"`{self.table}`: " + "; ".join(parts)

@@ -99,7 +99,10 @@ def describe_error(exc, root, revision_files):
             if in_project(root, frame.filename):
                 location = (os.path.realpath(frame.filename), frame.lineno)
                 break
-    if isinstance(exc, SyntaxError) and exc.filename:
+    wrong = next((e for e in chain(exc) if isinstance(e, WrongDatabase)), None)
+    if wrong is not None and wrong.file:
+        location = (wrong.file, wrong.line)  # the code that connected, found when it did
+    elif isinstance(exc, SyntaxError) and exc.filename:
         location = (os.path.realpath(exc.filename), exc.lineno)
     elif location is None:
         # An ImportError raised while importing a project file names it in its chain.
@@ -119,9 +122,9 @@ def describe_error(exc, root, revision_files):
         error["line"] = location[1]
         error["revision"] = revision_files.get(location[0])
     error.update(_sql_diagnostics(exc))
-    if any(isinstance(e, WrongDatabase) for e in chain(exc)):
+    if wrong is not None:
         error["kind"] = "wrong-database"
-        error["message"] = next(str(e) for e in chain(exc) if isinstance(e, WrongDatabase))
+        error["message"] = str(wrong)
         error["deliberate"] = False
     elif isinstance(exc, InterpreterUnusable):
         error["kind"] = "interpreter"

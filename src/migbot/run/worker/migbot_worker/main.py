@@ -12,10 +12,14 @@ import os
 import sys
 import time
 
-from migbot_worker import seeds
-from migbot_worker.errors import InterpreterUnusable, describe_error
+from migbot_worker import guard, seeds
+from migbot_worker.errors import InterpreterUnusable, chain, describe_error
 from migbot_worker.executor import Executor
-from migbot_worker.guard import expect_database, install_pool_guards
+from migbot_worker.guard import (
+    expect_database,
+    install_driver_guards,
+    install_pool_guards,
+)
 
 
 def _installed(module):
@@ -90,7 +94,7 @@ class Worker:
         os.environ["PYTHONPATH"] = os.pathsep.join(
             spec["sys_path"] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
         os.chdir(spec["cwd"])
-        expect_database(spec["placeholders"]["dbname"])
+        expect_database(spec["placeholders"]["dbname"], root=spec["project_root"])
         self.executor = Executor(spec, self.url)
         return {
             "python": sys.version.split()[0],
@@ -103,6 +107,22 @@ class Worker:
         }
 
     def handle(self, request):
+        """One command. A connection the guard refused fails it, even if the project caught
+        the refusal (or failed in another way because of it)."""
+        guard.start_command()
+        try:
+            result = self._handle(request)
+        except BaseException as exc:
+            refused = guard.refusal()
+            if refused is not None and not any(e is refused for e in chain(exc)):
+                raise refused from exc
+            raise
+        refused = guard.refusal()
+        if refused is not None:
+            raise refused
+        return result
+
+    def _handle(self, request):
         cmd, ex = request["cmd"], self.executor
         if cmd == "load":
             return ex.load()
@@ -140,6 +160,7 @@ def _preimport():
     so importing them early changes nothing but the time it takes. (It also means a
     project folder named `alembic/` cannot shadow the real package.)"""
     global _PREIMPORT_ERROR
+    install_driver_guards()  # first: nothing may bind a driver's connect before it is guarded
     try:
         import alembic.autogenerate  # noqa: F401
         import alembic.config  # noqa: F401
