@@ -56,7 +56,7 @@ def test_pull_request_publishes_comment_status_summary_and_outputs(scenario, fak
     states = [(s.state, s.context) for s in fake.statuses(head)]
     assert states == [("pending", "migbot"), ("success", "migbot")]
     final = fake.statuses(head)[-1]
-    assert final.description == "All 21 checks passed"
+    assert final.description == "All 22 checks passed"
     assert final.target_url == f"https://github.example.com/{fake.full_name}/actions/runs/{RUN_ID}"
     assert fake.statuses("f" * 40) == []
 
@@ -65,7 +65,7 @@ def test_pull_request_publishes_comment_status_summary_and_outputs(scenario, fak
     assert f"https://github.example.com/{fake.full_name}/blob/{head}/alembic/versions/0003.py" in comment.body
     assert "## Database Task Summary" in run.summary and "`orders`" in run.summary
     assert run.outputs["result"] == "pass"
-    assert (run.outputs["failed"], run.outputs["passed"]) == ("0", "21")
+    assert (run.outputs["failed"], run.outputs["passed"]) == ("0", "22")
     assert run.report()["refs"]["head"] == head and run.report()["refs"]["head_ref"] == "feature"
     assert "Database Task Summary comment for alembic.ini: created" in run.log
 

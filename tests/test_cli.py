@@ -187,9 +187,16 @@ def test_secrets_never_reach_the_output(repo: Repo) -> None:
     result = repo.verify("--database-url", url)
     assert result.exit_code == 1
     [finding] = result.check("upgrade")["findings"]
+    # The project's code gets a role of its own, whose random password is redacted too.
+    assert "cannot connect to postgresql+psycopg://migbot_…_owner:********@127.0.0.1:5432/migbot_" in finding["message"]
+    assert "s3cr3t-pw" not in result.stdout + result.stderr + json.dumps(result.report)
+    # With superuser = true the project's code gets the URL itself: its password is redacted.
+    repo.write("pyproject.toml", "[tool.migbot]\nsuperuser = true\n")
+    repo.commit("as a superuser")
+    result = repo.verify("--database-url", url)
+    [finding] = result.check("upgrade")["findings"]
     assert "cannot connect to postgresql+psycopg://postgres:********@127.0.0.1:5432/migbot_" in finding["message"]
-    everything = result.stdout + result.stderr + json.dumps(result.report)
-    assert "s3cr3t-pw" not in everything
+    assert "s3cr3t-pw" not in result.stdout + result.stderr + json.dumps(result.report)
     # The throwaway server's random password is redacted the same way.
     local = repo.verify()
     [finding] = local.check("upgrade")["findings"]

@@ -122,6 +122,7 @@ class ProjectOverride(ProjectSettings):
 class MigbotConfig(ProjectSettings):
     alembic_ini: StrList | None = None
     timeout: float | None = Field(default=None, ge=1, strict=True)
+    superuser: bool = Field(default=False, strict=True)  # run the project's code as a superuser
     checks: dict[str, Level] = {}
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []

@@ -30,6 +30,7 @@ from migbot.evidence import Evidence
 from migbot.plan.changes import ProjectPlan, Refs, build_plans, project_inis
 from migbot.progress import Progress
 from migbot.provision.conninfo import ServerInfo
+from migbot.provision.leftovers import LEFTOVER_AGE, sweep
 from migbot.provision.server import launch_server
 from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir, sweep_stale
 from migbot.redact import Redactor
@@ -99,7 +100,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
         else:
             ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
                            if c != plan.merge_base.commit or plan.merge_base.project is not None])
-            database = _provision(ctx, server, options, progress)
+            database = _provision(ctx, server, options, progress, superuser=config.superuser, notes=notes)
             # run in worker processes, snapshot and compare
             runs = [ProjectRun(ctx, plan, config, index).run() for index, plan in enumerate(plans)]
             _note_unloaded_revision_files(runs)
@@ -134,15 +135,20 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     )
 
 
-def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progress) -> str:
-    """Wait for migbot's own server (or take --database-url); returns how the report names it."""
+def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progress, *, superuser: bool,
+               notes: list[str]) -> str:
+    """Wait for migbot's own server (or take --database-url, and drop what killed runs left
+    there, noted in `notes`); returns how the report names it."""
     if server is not None:
         server.wait_ready()
         progress.result(f"PostgreSQL {server.version} ready", "pass", sum(server.timings.values()))
-        ctx.attach_server(server.info, bindir=server.bindir)
+        ctx.attach_server(server.info, bindir=server.bindir, superuser=superuser)
         return f"throwaway PostgreSQL {server.version} started by migbot"
     info = ServerInfo.from_url(options.database_url)
-    ctx.attach_server(info)
+    ctx.attach_server(info, superuser=superuser)
+    for line in sweep(ctx.databases.admin(), older_than=LEFTOVER_AGE):
+        progress.result(line, "warn")
+        notes.append(line[0].upper() + line[1:] + ".")
     return f"PostgreSQL at {info.host}:{info.port} (--database-url); migbot's own databases, dropped afterwards"
 
 

@@ -12,6 +12,13 @@ MAX_DIFF_LINES = 25
 NO_NEW_REVISIONS = "the branch adds no revisions (Alembic applies none from the base heads)"
 
 
+SUPERUSER_HINT = ("migbot runs the project's code as a role that owns its databases but is not a superuser, like "
+                  "the owner role of managed PostgreSQL (RDS, Cloud SQL). If production runs your migrations as a "
+                  "superuser, set `superuser = true` in [tool.migbot].")
+_NEEDS_SUPERUSER = ("must be superuser", "permission denied to create", "must be owner of", "permission denied for",
+                    "must be a superuser", "not trusted", "only superuser")
+
+
 def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, file: str | None = None) -> Finding:
     err = outcome.error
     assert err is not None
@@ -20,8 +27,9 @@ def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, 
     else:
         text = f"{err.type}: {err.message}"
     details = [err.traceback.strip()] if err.traceback and err.kind not in ("wrong-database",) else []
+    hint = SUPERUSER_HINT if not err.kind and any(p in err.message.lower() for p in _NEEDS_SUPERUSER) else None
     return Finding(message=f"{what}: {text}", revision=err.revision or revision, file=err.file or file,
-                   line=err.line if err.file else None, details=details)
+                   line=err.line if err.file else None, details=details, hint=hint)
 
 
 def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:

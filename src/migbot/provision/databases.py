@@ -16,6 +16,7 @@ from psycopg import sql
 
 from migbot.errors import InfraError, UsageError, first_line
 from migbot.provision.conninfo import ServerInfo
+from migbot.provision.leftovers import birth_comment
 
 
 class Databases:
@@ -23,6 +24,7 @@ class Databases:
         self.server = server
         self.timeout = timeout
         self.bindir = bindir  # the server's binaries, when migbot started it
+        self.owner: str | None = None  # the role that owns every database created from now on
         self.prefix = f"migbot_{secrets.token_hex(4)}"
         self.created: list[str] = []
         self._major: int | None = None
@@ -51,6 +53,8 @@ class Databases:
         if name in self.created:
             self.drop(name)
         statement = sql.SQL("CREATE DATABASE {} ").format(sql.Identifier(name))
+        if self.owner:
+            statement += sql.SQL("OWNER {} ").format(sql.Identifier(self.owner))
         if template:
             self.disconnect_all(template)
             statement += sql.SQL("TEMPLATE {} ").format(sql.Identifier(template))
@@ -80,6 +84,11 @@ class Databases:
                         sql.Identifier(name), sql.Identifier(setting), sql.Literal(f"{ms}ms")
                     )
                 )
+            try:  # what lets a later run drop it, should this one be killed (provision.leftovers)
+                self.admin().execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(name), sql.Literal(birth_comment())))
+            except psycopg.errors.InsufficientPrivilege:
+                pass  # this run still drops it at the end
         except psycopg.Error as exc:
             raise InfraError(f"Could not configure database {name}: {first_line(exc)}") from None
         return name
@@ -127,6 +136,11 @@ class Databases:
                 self.drop(name)
             except (psycopg.Error, InfraError) as exc:
                 problems.append(f"database {name} was not dropped: {getattr(exc, 'message', None) or first_line(exc)}")
+        if self.owner and not problems:
+            try:
+                self.admin().execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.owner)))
+            except psycopg.Error as exc:
+                problems.append(f"role {self.owner} was not dropped: {first_line(exc)}")
         if self._admin is not None:
             self._admin.close()
         return problems

@@ -1,4 +1,4 @@
-"""Synthetic rows for empty tables, generated from the catalog, in SQL.
+"""Synthetic rows for empty tables, generated from the catalog (table_shapes.py), in SQL.
 
 Most migrations that break in production pass on an empty database. Before the new
 revisions run over data, every table the base seeds left empty gets rows: one
@@ -10,9 +10,9 @@ points at an earlier row. Columns with a default (serials, identities, now(), ..
 keep it unless a CHECK reads them. About one row in ten leaves a nullable column
 NULL, as real data does.
 
-CHECK constraints are read with pglast as the ways each can hold (an OR gives
-several): IN lists, equalities, bounds, IS [NOT] NULL, num_nonnulls(...), and
-comparisons between two columns, where one column is then made from the other.
+CHECK constraints are read as the ways each can hold (check_ways.py): IN lists,
+equalities, bounds, IS [NOT] NULL, num_nonnulls(...), and comparisons between two
+columns, where one column is then made from the other.
 What the reading misses, the table's own CHECK expressions catch: they filter the
 generated rows, so only rows that satisfy every check are inserted (and repeated
 keys are dropped with ON CONFLICT DO NOTHING). When the set-based insert still
@@ -26,145 +26,23 @@ constraint or column, never guessed at.
 
 from __future__ import annotations
 
-import math
-import operator
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import psycopg
 from psycopg import sql
 
+from migbot.provision.check_ways import Check, Needs, merge, read_checks
+from migbot.provision.table_shapes import Column, ForeignKey, Shape, fk_order, read_shapes, row_counts
+
 _BATCH = 25  # rows per statement once the set-based insert has failed
 _MAX_FAILED_ROWS = 20  # single rows tried in vain before a table is given up
-_MAX_WAYS = 16  # ways of satisfying one CHECK that are weighed
 _MAX_VARIANTS = 3  # plans tried per table, each taking the next workable way through the checks
-
-_TABLES = """
-SELECT c.oid, n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
-  AND NOT (c.relname = ANY(%(version_tables)s))
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY 2, 3
-"""
-_COLUMNS = """
-SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       a.atthasdef OR a.attidentity <> '', a.attidentity = 'a' OR a.attgenerated <> '',
-       bt.typname, bt.typtype, bt.typcategory, coalesce(information_schema._pg_char_max_length(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
-       coalesce(information_schema._pg_numeric_precision(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
-       coalesce(information_schema._pg_numeric_scale(bt.oid, coalesce(nullif(t.typtypmod, -1), a.atttypmod)), 0),
-       coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid), '{}'),
-       a.attidentity <> '' OR coalesce(pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%%', false)
-FROM pg_attribute a
-JOIN pg_type t ON t.oid = a.atttypid
-JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attrelid, a.attnum
-"""
-_CONSTRAINTS = """
-SELECT con.conrelid, con.contype, con.conname, pg_get_constraintdef(con.oid),
-       array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
-       con.confrelid,
-       array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)::text[]
-FROM pg_constraint con
-WHERE con.conrelid = ANY(%(oids)s) AND con.contype IN ('p', 'u', 'f', 'c')
-UNION ALL  -- unique indexes that are not constraints
-SELECT i.indrelid, 'u', ic.relname, pg_get_indexdef(i.indexrelid),
-       array(SELECT a.attname FROM unnest(i.indkey) k(n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)::text[],
-       0, '{}'
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-WHERE i.indrelid = ANY(%(oids)s) AND i.indisunique AND NOT i.indisprimary
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
-"""
-
-
-@dataclass
-class Column:
-    name: str
-    type_sql: str
-    not_null: bool
-    has_default: bool
-    not_insertable: bool  # generated, or identity ALWAYS
-    base_type: str
-    type_kind: str  # pg_type.typtype of the base type: b, e, r, ...
-    category: str  # pg_type.typcategory
-    max_length: int
-    precision: int
-    scale: int
-    labels: list[str]
-    numbered: bool = False  # its default draws from a sequence (serial, identity)
-
-
-@dataclass
-class ForeignKey:
-    name: str
-    columns: list[str]
-    ref_oid: int
-    ref_columns: list[str]
-
-
-@dataclass
-class Shape:
-    oid: int
-    schema: str
-    name: str
-    columns: list[Column] = field(default_factory=list)
-    unique: list[list[str]] = field(default_factory=list)
-    foreign_keys: list[ForeignKey] = field(default_factory=list)
-    checks: dict[str, str] = field(default_factory=dict)  # name -> definition
-    check_columns: dict[str, list[str]] = field(default_factory=dict)  # name -> the columns it reads
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
 
 
 @dataclass
 class FillResult:
     filled: dict[str, int] = field(default_factory=dict)  # table -> rows inserted
     skipped: dict[str, str] = field(default_factory=dict)  # table -> why not
-
-
-@dataclass(frozen=True)
-class Need:
-    """One thing a way of satisfying a CHECK asks of a column."""
-    kind: str  # in, low, high, not_null, null, relation, opaque
-    column: str = ""
-    values: tuple = ()  # in: the values allowed; low, high: the bound
-    op: str = ""  # relation: <, <=, = or <> ...
-    other: str = ""  # ... against this column
-
-
-_OPAQUE = Need("opaque")
-_COST = {"not_null": 1, "relation": 1, "low": 1, "high": 1, "in": 2, "null": 2, "opaque": 4}
-
-
-@dataclass
-class Check:
-    name: str
-    definition: str
-    columns: list[str]  # the columns it reads
-    ways: list[list[Need]]  # the workable ways it can hold, best first (or the least bad one)
-    obstacle: str | None = None  # why no way is workable, when the schema shows it
-
-    @property
-    def expression(self) -> str:
-        return _check_expression(self.definition)
-
-
-@dataclass
-class Needs:
-    """What the chosen ways through a table's checks ask of its columns, together."""
-    allowed: dict[str, list] = field(default_factory=dict)  # IN lists and equalities
-    low: dict[str, int] = field(default_factory=dict)
-    high: dict[str, int] = field(default_factory=dict)
-    not_null: set[str] = field(default_factory=set)
-    null: set[str] = field(default_factory=set)
-    relations: list[tuple[str, str, str]] = field(default_factory=list)  # (left, op, right)
 
 
 @dataclass
@@ -234,10 +112,10 @@ def fill_empty_tables(conn: psycopg.Connection, rows: int = 300,
     result = FillResult()
     if rows <= 0:
         return result
-    shapes = _read_shapes(conn, version_tables)
+    shapes = read_shapes(conn, version_tables)
     by_oid = {s.oid: s for s in shapes}
-    counts = _row_counts(conn, shapes)
-    for shape in _fk_order(shapes):
+    counts = row_counts(conn, shapes)
+    for shape in fk_order(shapes):
         if counts[shape.oid]:
             continue  # it has rows (from the seeds): leave it as it is
         problem = _fill(conn, shape, by_oid, rows, counts)
@@ -246,54 +124,6 @@ def fill_empty_tables(conn: psycopg.Connection, rows: int = 300,
         else:
             result.filled[shape.qualified] = counts[shape.oid]
     return result
-
-
-def _row_counts(conn: psycopg.Connection, shapes: list[Shape]) -> dict[int, int]:
-    """Every table's row count, in one statement."""
-    if not shapes:
-        return {}
-    query = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT {}::oid, count(*) FROM {}").format(sql.Literal(s.oid), sql.Identifier(s.schema, s.name))
-        for s in shapes)
-    return {oid: count for oid, count in conn.execute(query).fetchall()}
-
-
-def _read_shapes(conn: psycopg.Connection, version_tables: tuple[str, ...]) -> list[Shape]:
-    shapes = {oid: Shape(oid, schema, name) for oid, schema, name in
-              conn.execute(_TABLES, {"version_tables": list(version_tables)}).fetchall()}
-    oids = list(shapes)
-    for row in conn.execute(_COLUMNS, {"oids": oids}).fetchall():
-        shapes[row[0]].columns.append(Column(*row[1:]))
-    for oid, kind, name, definition, columns, ref_oid, ref_columns in conn.execute(_CONSTRAINTS, {"oids": oids}):
-        shape = shapes[oid]
-        if kind in ("p", "u"):
-            shape.unique.append(columns)
-        elif kind == "f":
-            shape.foreign_keys.append(ForeignKey(name, columns, ref_oid, ref_columns))
-        else:
-            shape.checks[name] = definition
-            shape.check_columns[name] = columns
-    return list(shapes.values())
-
-
-def _fk_order(shapes: list[Shape]) -> list[Shape]:
-    """Referenced tables first; a cycle is broken where it can be (the nullable side goes NULL)."""
-    remaining = {s.oid: s for s in shapes}
-    order = []
-    while remaining:
-        ready = [s for s in remaining.values()
-                 if all(fk.ref_oid == s.oid or fk.ref_oid not in remaining for fk in s.foreign_keys)]
-        if not ready:  # a cycle: take the table whose foreign keys into the cycle are all nullable
-            ready = [min(remaining.values(), key=lambda s: (not _cycle_breakable(s, remaining), s.qualified))]
-        for shape in sorted(ready, key=lambda s: s.qualified):
-            order.append(shape)
-            del remaining[shape.oid]
-    return order
-
-
-def _cycle_breakable(shape: Shape, remaining: dict[int, Shape]) -> bool:
-    not_null = {c.name for c in shape.columns if c.not_null}
-    return all(not (set(fk.columns) & not_null) for fk in shape.foreign_keys if fk.ref_oid in remaining)
 
 
 # ---- one table -------------------------------------------------------------------------------
@@ -305,7 +135,7 @@ def _fill(conn: psycopg.Connection, shape: Shape, by_oid: dict[int, Shape], rows
     keys = _key_values(shape, by_oid, counts)
     if isinstance(keys, str):
         return keys
-    checks = _read_checks(shape, _fillable(shape, keys))
+    checks = read_checks(shape, _fillable(shape, keys))
     problem = None
     for variant in range(_variant_count(checks)):
         generated = _generate(shape, keys, checks, variant, rows)
@@ -373,7 +203,7 @@ def _fillable(shape: Shape, keys: KeyValues) -> set[str]:
 def _generate(shape: Shape, keys: KeyValues, checks: list[Check], variant: int, rows: int) -> Generated | str:
     """An expression per column for the `variant`-th workable way through the checks; or why none can be had."""
     columns = {c.name: c for c in shape.columns}
-    needs = _merge([check.ways[min(variant, len(check.ways) - 1)] for check in checks])
+    needs = merge([check.ways[min(variant, len(check.ways) - 1)] for check in checks])
     allowed = _allowed(needs, columns)
     values = _column_values(shape, keys, checks, needs, allowed)
     if isinstance(values, str):
@@ -692,236 +522,3 @@ def _numbers_between(low: int | None, high: int | None, column: Column) -> list[
     if low is not None:
         return list(range(low, low + 500))
     return list(range(high - 499, high + 1))
-
-
-# ---- reading CHECK constraints -------------------------------------------------------------------
-
-
-def _read_checks(shape: Shape, fillable: set[str]) -> list[Check]:
-    """Each check, with the ways it can hold that the table's columns allow, best first."""
-    columns = {c.name: c for c in shape.columns}
-    checks = []
-    for name, definition in shape.checks.items():
-        ways = sorted((_known(way, columns) for way in _ways(_parse_check(definition))),
-                      key=lambda way: sum(_COST[need.kind] for need in way))
-        workable = [way for way in ways if _obstacle(way, columns, fillable) is None]
-        obstacle = None if workable else _obstacle(ways[0], columns, fillable)
-        checks.append(Check(name, definition, shape.check_columns.get(name, []), workable or ways[:1], obstacle))
-    return checks
-
-
-def _known(way: list[Need], columns: dict[str, Column]) -> list[Need]:
-    """The way with needs about names that are not columns (qualified, or from elsewhere) left opaque."""
-    return [need if need.kind == "opaque" or (need.column in columns and need.other in ("", *columns)) else _OPAQUE
-            for need in way]
-
-
-def _obstacle(way: list[Need], columns: dict[str, Column], fillable: set[str]) -> str | None:
-    """Why no row can meet every need of `way`, when the schema shows it."""
-    nulls = {need.column for need in way if need.kind == "null"}
-    lists: dict[str, set] = {}
-    low: dict[str, int] = {}
-    high: dict[str, int] = {}
-    for need in way:
-        name = need.column
-        if need.kind == "null" and columns[name].not_null:
-            return f"column {name} would have to be NULL, and it is NOT NULL"
-        if need.kind == "not_null" and name in nulls:
-            return f"column {name} would have to be NULL and not NULL at once"
-        if need.kind == "not_null" and name not in fillable:
-            return f"column {name} would have to be NOT NULL, and migbot has no value for it"
-        if need.kind == "in":
-            lists[name] = lists[name] & set(need.values) if name in lists else set(need.values)
-            if not lists[name]:
-                return f"no value of column {name} is in every list it must be in"
-        if need.kind in ("low", "high"):
-            bounds, pick = (low, max) if need.kind == "low" else (high, min)
-            bounds[name] = pick(bounds.get(name, need.values[0]), need.values[0])
-            if name in low and name in high and low[name] > high[name]:
-                return f"no value of column {name} is both >= {low[name]} and <= {high[name]}"
-    return None
-
-
-def _merge(ways: list[list[Need]]) -> Needs:
-    needs = Needs()
-    for need in (need for way in ways for need in way):
-        name = need.column
-        if need.kind == "in":
-            common = [v for v in needs.allowed.get(name, need.values) if v in need.values]
-            needs.allowed[name] = common or needs.allowed.get(name, list(need.values))
-        elif need.kind == "low":
-            needs.low[name] = max(needs.low.get(name, need.values[0]), need.values[0])
-        elif need.kind == "high":
-            needs.high[name] = min(needs.high.get(name, need.values[0]), need.values[0])
-        elif need.kind == "not_null":
-            needs.not_null.add(name)
-        elif need.kind == "null":
-            needs.null.add(name)
-        elif need.kind == "relation":
-            needs.relations.append((name, need.op, need.other))
-    return needs
-
-
-def _check_expression(definition: str) -> str:
-    """The boolean expression of a CHECK constraint's definition (pg_get_constraintdef)."""
-    expression = definition.removeprefix("CHECK ")
-    for suffix in (" NOT VALID", " NO INHERIT"):
-        expression = expression.removesuffix(suffix)
-    return expression
-
-
-def _parse_check(definition: str):
-    """The expression of a CHECK constraint, parsed; None if pglast cannot read it (then unused)."""
-    from pglast import parse_sql
-
-    try:
-        return parse_sql(f"SELECT 1 WHERE {_check_expression(definition)}")[0].stmt.whereClause
-    except Exception:  # noqa: BLE001 - an expression pglast cannot read is simply not used
-        return None
-
-
-def _ways(node, negated: bool = False) -> list[list[Need]]:
-    """The ways an expression can hold, each a list of needs that together make it hold
-    (its disjunctive normal form, cut short). Anything not understood is an opaque need."""
-    from pglast import ast
-    from pglast.enums import BoolExprType, NullTestType
-
-    if isinstance(node, ast.BoolExpr):
-        if node.boolop == BoolExprType.NOT_EXPR:
-            return _ways(node.args[0], not negated)
-        parts = [_ways(arg, negated) for arg in node.args]
-        if (node.boolop == BoolExprType.OR_EXPR) != negated:  # an OR, or a NOT over an AND
-            return [way for part in parts for way in part][:_MAX_WAYS]
-        ways: list[list[Need]] = [[]]
-        for part in parts:
-            ways = [way + more for way in ways for more in part][:_MAX_WAYS]
-        return ways
-    if isinstance(node, ast.NullTest) and (column := _column_name(node.arg)):
-        is_null = (node.nulltesttype == NullTestType.IS_NULL) != negated
-        return [[Need("null" if is_null else "not_null", column)]]
-    if isinstance(node, ast.A_Expr):
-        return _comparison_ways(node, negated)
-    return [[_OPAQUE]]
-
-
-_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}  # a < b is b > a
-_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "=": "<>", "<>": "="}
-_HOLDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
-          "<>": operator.ne}
-
-
-def _comparison_ways(node, negated: bool) -> list[list[Need]]:
-    from pglast.enums import A_Expr_Kind
-
-    op = _op(node)
-    if node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and op == "=" and not negated:
-        column, values = _column_name(node.lexpr), [_constant(v) for v in _list_items(node.rexpr)]
-        if column and values and None not in values:
-            return [[Need("in", column, tuple(values))]]
-    elif node.kind == A_Expr_Kind.AEXPR_BETWEEN and not negated:
-        column, ends = _column_name(node.lexpr), [_constant(v) for v in _list_items(node.rexpr)]
-        if column and len(ends) == 2 and all(_is_number(end) for end in ends):
-            return [[_bound(column, ">=", ends[0]), _bound(column, "<=", ends[1])]]
-    elif node.kind == A_Expr_Kind.AEXPR_OP and op in _NEGATED:
-        op = _NEGATED[op] if negated else op
-        left, right = node.lexpr, node.rexpr
-        if _column_name(left) is None and _column_name(right) is not None:
-            left, right, op = right, left, _FLIPPED[op]
-        return _compared(left, op, right)
-    return [[_OPAQUE]]
-
-
-def _compared(left, op: str, right) -> list[list[Need]]:
-    column, other, value = _column_name(left), _column_name(right), _constant(right)
-    if column and other:
-        if op in (">", ">="):
-            column, other, op = other, column, _FLIPPED[op]
-        return [[Need("relation", column, op=op, other=other)]]
-    if column and value is not None:
-        if op == "=":
-            return [[Need("in", column, (value,))]]
-        if op in ("<", "<=", ">", ">=") and _is_number(value):
-            return [[_bound(column, op, value)]]
-    if (counted := _null_count(left)) is not None and isinstance(value, int):
-        return _null_count_ways(*counted, op, value)
-    return [[_OPAQUE]]
-
-
-def _bound(column: str, op: str, value: float) -> Need:
-    """A bound on a column's (whole-number) values."""
-    if op in (">", ">="):
-        return Need("low", column, (math.floor(value) + 1 if op == ">" else math.ceil(value),))
-    return Need("high", column, (math.ceil(value) - 1 if op == "<" else math.floor(value),))
-
-
-def _null_count(node) -> tuple[str, list[str]] | None:
-    """num_nonnulls(a, b, ...) or num_nulls(a, b, ...) over plain columns: the function and the columns."""
-    from pglast import ast
-
-    if not isinstance(node, ast.FuncCall) or not node.args:
-        return None
-    function = node.funcname[-1].sval if hasattr(node.funcname[-1], "sval") else ""
-    columns = [_column_name(arg) for arg in node.args]
-    if function not in ("num_nonnulls", "num_nulls") or None in columns:
-        return None
-    return function, columns
-
-
-def _null_count_ways(function: str, columns: list[str], op: str, k: int) -> list[list[Need]]:
-    """For `num_nonnulls(a, b) = 1` and the like: which columns are NULL, most filled first."""
-    n = len(columns)
-    ways = []
-    for filled in range(n, -1, -1):
-        counted = filled if function == "num_nonnulls" else n - filled
-        if _HOLDS[op](counted, k):
-            ways += [[Need("not_null" if c in chosen else "null", c) for c in columns]
-                     for chosen in combinations(columns, filled)]
-    return ways[:_MAX_WAYS] or [[_OPAQUE]]
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _op(node) -> str:
-    name = node.name or ()
-    return name[-1].sval if name and hasattr(name[-1], "sval") else ""
-
-
-def _column_name(node) -> str | None:
-    from pglast import ast
-
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.ColumnRef) and node.fields and hasattr(node.fields[-1], "sval"):
-        return node.fields[-1].sval
-    return None
-
-
-def _list_items(node) -> list:
-    from pglast import ast
-
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.A_ArrayExpr):
-        return list(node.elements or ())
-    if isinstance(node, (list, tuple)):
-        return list(node)
-    return []
-
-
-def _constant(node):
-    from pglast import ast
-
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.A_Const) and not node.isnull:
-        value = node.val
-        for attr in ("ival", "fval", "sval", "boolval"):
-            if hasattr(value, attr):
-                raw = getattr(value, attr)
-                return float(raw) if attr == "fval" else raw
-    if isinstance(node, ast.A_Expr) and _op(node) == "-" and node.lexpr is None:  # a negative number
-        inner = _constant(node.rexpr)
-        return -inner if isinstance(inner, (int, float)) else None
-    return None

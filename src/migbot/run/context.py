@@ -10,14 +10,16 @@ import os
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from migbot.config import ProjectSettings, project_env
 from migbot.discover.git import GitRepo
 from migbot.discover.projects import AlembicProject
+from migbot.progress import Progress
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.databases import Databases
-from migbot.progress import Progress
+from migbot.provision.roles import create_owner_role
 from migbot.redact import Redactor
 from migbot.run.client import Worker, WorkerSpec
 from migbot.snapshot.dump import Dumper, find_pg_dump
@@ -31,23 +33,37 @@ class RunContext:
         self.workdir = workdir
         self.redact = redact
         self.server: ServerInfo | None = None
+        self.project_server: ServerInfo | None = None  # how the project's code reaches the server
         self.databases: Databases | None = None
         self._dumper: Dumper | None = None
         self._trees: dict[str, Path] = {}
         self._workers: list[Worker] = []
         self._idle: list[Worker] = []  # spawned, not yet given a tree
 
-    def attach_server(self, server: ServerInfo, bindir: Path | None = None) -> None:
+    def attach_server(self, server: ServerInfo, bindir: Path | None = None, *, superuser: bool = False) -> None:
         """The PostgreSQL server to use, once it accepts connections (`bindir`: its binaries,
-        when migbot started it)."""
+        when migbot started it). The project's code reaches it as the databases' owner role
+        (provision.roles), or as migbot's own user with `superuser`."""
         self.server = server
         self.databases = Databases(server, timeout=self.timeout, bindir=bindir)
         self.redact.secrets.extend(server.secrets())
+        self.project_server = server
+        if not superuser:
+            role = create_owner_role(self.databases.admin(), f"{self.databases.prefix}_owner", lent=not server.owned)
+            self.databases.owner = role.name
+            self.project_server = replace(server, user=role.name, password=role.password)
+            self.redact.secrets.extend(self.project_server.secrets())
 
     def dumper(self) -> Dumper:
-        """pg_dump for the server (its own, or one at least as new), found once."""
+        """pg_dump for the server (its own, or one at least as new), found once;
+        MIGBOT_PG_DUMP names one, or turns the backstop off with `none`."""
         if self._dumper is None:
-            pg_dump, missing = find_pg_dump(self.databases.server_major(), self.databases.bindir)
+            chosen = os.environ.get("MIGBOT_PG_DUMP", "")
+            if chosen.lower() == "none":
+                pg_dump, missing = None, "the pg_dump backstop is off (MIGBOT_PG_DUMP=none)"
+            else:
+                pg_dump, missing = find_pg_dump(self.databases.server_major(), self.databases.bindir,
+                                                chosen or None)
             self._dumper = Dumper(pg_dump, self.databases.server.admin_kwargs(), missing)
         return self._dumper
 
@@ -92,7 +108,7 @@ class RunContext:
             ini_path=ini,
             sys_path=list(dict.fromkeys(sys_path)),
             env=project_env(settings),
-            placeholders=self.server.placeholders(dbname),
+            placeholders=self.project_server.placeholders(dbname),
             env_py_text=env_py.read_text(errors="replace") if env_py.is_file() else "",
             ini_driver=project.ini_url_driver,
             set_url=settings.set_sqlalchemy_url,

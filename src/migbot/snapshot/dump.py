@@ -88,8 +88,16 @@ def _major(pg_dump: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def find_pg_dump(server_major: int, bindir: Path | None = None) -> tuple[str | None, str | None]:
-    """A pg_dump that can dump this server (its major version or newer), or why there is none."""
+def find_pg_dump(server_major: int, bindir: Path | None = None,
+                 chosen: str | None = None) -> tuple[str | None, str | None]:
+    """A pg_dump that can dump this server (its major version or newer), or why there is none;
+    `chosen` is the only candidate when given."""
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            return None, f"MIGBOT_PG_DUMP={chosen} is not an executable"
+        if _major(chosen) < server_major:
+            return None, f"MIGBOT_PG_DUMP={chosen} is older than the server (PostgreSQL {server_major})"
+        return chosen, None
     candidates = [str(bindir / "pg_dump")] if bindir else []
     if os.environ.get("MIGBOT_PG_BINDIR"):
         candidates.append(os.path.join(os.environ["MIGBOT_PG_BINDIR"], "pg_dump"))

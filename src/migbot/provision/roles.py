@@ -1,0 +1,54 @@
+"""The role the project's code runs as: the owner of migbot's databases, not a superuser.
+
+Managed PostgreSQL (RDS, Cloud SQL, Azure) gives an application an owner role like this one:
+it may create what its databases hold and trusted extensions, and may not `ALTER SYSTEM`,
+create untrusted extensions, read server files or create event triggers. Running the
+project's migrations, seeds and env.py as such a role makes a migration that needs more
+fail here rather than on deploy. Its password is random and per run, so the password of
+a server migbot was lent (--database-url) never reaches the project's code.
+
+`superuser = true` in the config runs the project's code as migbot's own user instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from migbot.errors import UsageError, first_line
+from migbot.provision.leftovers import birth_comment
+
+
+@dataclass(frozen=True)
+class OwnerRole:
+    name: str
+    password: str
+
+
+def create_owner_role(admin: psycopg.Connection, name: str, *, lent: bool) -> OwnerRole:
+    """Create the login role `name`, and let migbot's own user act as it (to create databases
+    it owns, PostgreSQL asks for membership)."""
+    role = OwnerRole(name, secrets.token_urlsafe(24))
+    try:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                              "NOBYPASSRLS PASSWORD {}").format(sql.Identifier(name), sql.Literal(role.password)))
+        # When it was made, so that a later run can drop it if this one is killed (leftovers).
+        admin.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(name), sql.Literal(birth_comment())))
+        if not _is_superuser(admin):
+            admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        if lent:
+            raise UsageError(
+                f"The user in --database-url may not create roles ({first_line(exc)}).",
+                hint="migbot runs the project's code as a throwaway role that owns its databases but is not a "
+                "superuser, so the URL's own password never reaches that code: give the user CREATEROLE, or set "
+                "`superuser = true` in [tool.migbot] to run the project's code as the URL's user.") from None
+        raise
+    return role
+
+
+def _is_superuser(admin: psycopg.Connection) -> bool:
+    return admin.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
