@@ -20,6 +20,7 @@ BASE_OBJECTS = """
     op.execute("CREATE POLICY users_read ON users FOR SELECT TO PUBLIC USING (true)")
     op.execute("CREATE TABLE widgets (a int, b int, c int)")
     op.execute("CREATE FUNCTION ddl_seen() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END'")
+    op.execute("CREATE INDEX users_email_lower ON users (lower(email))")
 """
 BASE_DROP = """
     op.execute("DROP MATERIALIZED VIEW users_mv")
@@ -28,6 +29,7 @@ BASE_DROP = """
     op.execute("DROP TABLE events, parents, children, widgets")
     op.execute("DROP TYPE money_pair")
     op.execute("DROP FUNCTION double_it(int), ddl_seen()")
+    op.execute("DROP INDEX users_email_lower")
 """
 
 # name -> (what the upgrade does and its downgrade forgets, a word the finding must contain)
@@ -45,6 +47,9 @@ LEFT_BEHIND = {
     "policy-roles": ("ALTER POLICY users_read ON users TO pg_database_owner", "roles"),
     "partition-detach": ("ALTER TABLE events DETACH PARTITION events_2026", "partition of"),
     "inheritance": ("ALTER TABLE children INHERIT parents", "inherits"),
+    # What a CREATE INDEX CONCURRENTLY that failed half-way leaves behind.
+    "index-validity": ("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'users_email_lower'::regclass",
+                       "validity (none) → `invalid`"),
     "statistics": ("CREATE STATISTICS IF NOT EXISTS users_stats ON email, full_name FROM users",
                    "statistics `public.users_stats`"),
     "aggregate": ("CREATE OR REPLACE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int)", "aggregate"),

@@ -14,7 +14,8 @@ NO_NEW_REVISIONS = "the branch adds no revisions (Alembic applies none from the 
 
 SUPERUSER_HINT = ("migbot runs the project's code as a role that owns its databases but is not a superuser, like "
                   "the owner role of managed PostgreSQL (RDS, Cloud SQL). If production runs your migrations as a "
-                  "superuser, set `superuser = true` in [tool.migbot].")
+                  "superuser, or your provider lets its owner role create this extension (PostGIS, "
+                  "pg_stat_statements), set `superuser = true` in [tool.migbot].")
 _NEEDS_SUPERUSER = ("must be superuser", "permission denied to create", "must be owner of", "permission denied for",
                     "must be a superuser", "not trusted", "only superuser")
 

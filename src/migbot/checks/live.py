@@ -176,8 +176,9 @@ def roundtrip(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         findings.append(error_finding("upgrading to heads again failed", rt.up_again))
     findings += schema_findings("the second upgrade to heads gives a different schema",
                                 rt.up_diff, None, None, AFTER_SECOND_UPGRADE)
-    return verdict("roundtrip", config, findings,
-                   passed=f"head → {base} → head in one run each way, schema identical")
+    return _catalogs_only(verdict("roundtrip", config, findings,
+                                  passed=f"head → {base} → head in one run each way, schema identical"),
+                          [rt.down_diff, rt.up_diff])
 
 
 def edited_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
@@ -205,8 +206,9 @@ def edited_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> 
                                         "the base", run.restored, run.revision, file, AFTER_SECOND_UPGRADE)
             if run.restored is None or not run.restored.structural:
                 ran.append(f"{run.revision} (down {path}, and up again)")
-    return verdict("edited-downgrades", config, findings,
-                   passed="ran with the branch's code, schema restored: " + ", ".join(ran))
+    return _catalogs_only(verdict("edited-downgrades", config, findings,
+                                  passed="ran with the branch's code, schema restored: " + ", ".join(ran)),
+                          [run.restored for run in ev.edited_downgrades])
 
 
 def revisions_loaded(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:

@@ -16,6 +16,9 @@ import operator
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from pglast import ast, parse_sql
+from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType
+
 from migbot.provision.table_shapes import Column, Shape
 
 _MAX_WAYS = 16  # ways of satisfying one CHECK that are weighed
@@ -135,7 +138,6 @@ def _check_expression(definition: str) -> str:
 
 def _parse_check(definition: str):
     """The expression of a CHECK constraint, parsed; None if pglast cannot read it (then unused)."""
-    from pglast import parse_sql
 
     try:
         return parse_sql(f"SELECT 1 WHERE {_check_expression(definition)}")[0].stmt.whereClause
@@ -146,8 +148,6 @@ def _parse_check(definition: str):
 def _ways(node, negated: bool = False) -> list[list[Need]]:
     """The ways an expression can hold, each a list of needs that together make it hold
     (its disjunctive normal form, cut short). Anything not understood is an opaque need."""
-    from pglast import ast
-    from pglast.enums import BoolExprType, NullTestType
 
     if isinstance(node, ast.BoolExpr):
         if node.boolop == BoolExprType.NOT_EXPR:
@@ -174,7 +174,6 @@ _HOLDS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 
 
 def _comparison_ways(node, negated: bool) -> list[list[Need]]:
-    from pglast.enums import A_Expr_Kind
 
     op = _op(node)
     if node.kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and op == "=" and not negated:
@@ -219,7 +218,6 @@ def _bound(column: str, op: str, value: float) -> Need:
 
 def _null_count(node) -> tuple[str, list[str]] | None:
     """num_nonnulls(a, b, ...) or num_nulls(a, b, ...) over plain columns: the function and the columns."""
-    from pglast import ast
 
     if not isinstance(node, ast.FuncCall) or not node.args:
         return None
@@ -252,7 +250,6 @@ def _op(node) -> str:
 
 
 def _column_name(node) -> str | None:
-    from pglast import ast
 
     while isinstance(node, ast.TypeCast):
         node = node.arg
@@ -262,7 +259,6 @@ def _column_name(node) -> str | None:
 
 
 def _list_items(node) -> list:
-    from pglast import ast
 
     while isinstance(node, ast.TypeCast):
         node = node.arg
@@ -274,7 +270,6 @@ def _list_items(node) -> list:
 
 
 def _constant(node):
-    from pglast import ast
 
     while isinstance(node, ast.TypeCast):
         node = node.arg

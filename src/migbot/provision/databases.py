@@ -84,6 +84,12 @@ class Databases:
                         sql.Identifier(name), sql.Identifier(setting), sql.Literal(f"{ms}ms")
                     )
                 )
+            # Only its owner (and migbot) may connect: on a shared server, one run's project code
+            # must not reach another run's databases.
+            self.admin().execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(name)))
+            if self.owner and template is None and self.server_major() < 15:
+                self._give_public_schema(name)
             try:  # what lets a later run drop it, should this one be killed (provision.leftovers)
                 self.admin().execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
                     sql.Identifier(name), sql.Literal(birth_comment())))
@@ -92,6 +98,12 @@ class Databases:
         except psycopg.Error as exc:
             raise InfraError(f"Could not configure database {name}: {first_line(exc)}") from None
         return name
+
+    def _give_public_schema(self, name: str) -> None:
+        """Before PostgreSQL 15 the bootstrap superuser owns `public`; since 15 the database's
+        owner does (pg_database_owner). Give it to the owner, as 15 would."""
+        with psycopg.connect(**self.server.admin_kwargs(name), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(self.owner)))
 
     def swap(self, a: str, b: str) -> None:
         """Exchange two databases' names. A worker is bound to a database by name (its
@@ -146,7 +158,19 @@ class Databases:
         return problems
 
     def connect(self, name: str) -> psycopg.Connection:
-        return psycopg.connect(**self.server.admin_kwargs(name), autocommit=True, connect_timeout=10)
+        """migbot's own connection to one of its databases, to read and fill what the project's
+        code made. It acts as the databases' owner role, with the catalog first on the search
+        path: a cast, an operator or a function the project created runs with the project's
+        rights (never with migbot's own, which may be those of a lent server's admin), and
+        cannot shadow a built-in one."""
+        kwargs = self.server.admin_kwargs(name)
+        # pg_catalog is searched first when it is not named: a database-level search_path the
+        # project set (`public, pg_catalog`) must not put its functions before the built-ins.
+        kwargs["options"] = (kwargs.get("options", "") + " -c search_path=public").strip()
+        conn = psycopg.connect(**kwargs, autocommit=True, connect_timeout=10)
+        if self.owner:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.owner)))
+        return conn
 
     def server_major(self) -> int:
         self.admin()

@@ -13,28 +13,34 @@ a server migbot was lent (--database-url) never reaches the project's code.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg import sql
 
 from migbot.errors import UsageError, first_line
-from migbot.provision.leftovers import birth_comment
+from migbot.provision.leftovers import LEFTOVER_AGE, birth_comment
 
 
 @dataclass(frozen=True)
 class OwnerRole:
     name: str
-    password: str
+    password: str = field(repr=False)
 
 
 def create_owner_role(admin: psycopg.Connection, name: str, *, lent: bool) -> OwnerRole:
     """Create the login role `name`, and let migbot's own user act as it (to create databases
     it owns, PostgreSQL asks for membership)."""
     role = OwnerRole(name, secrets.token_urlsafe(24))
+    # A SCRAM verifier, not the password, goes over the wire: a lent server may log DDL. The
+    # role expires when a later run would sweep it anyway.
+    verifier = admin.pgconn.encrypt_password(role.password.encode(), name.encode(), b"scram-sha-256").decode()
     try:
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                              "NOBYPASSRLS PASSWORD {}").format(sql.Identifier(name), sql.Literal(role.password)))
+                              "NOBYPASSRLS PASSWORD {} VALID UNTIL {}").format(
+            sql.Identifier(name), sql.Literal(verifier),
+            sql.Literal((datetime.now(timezone.utc) + timedelta(seconds=LEFTOVER_AGE)).isoformat())))
         # When it was made, so that a later run can drop it if this one is killed (leftovers).
         admin.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(name), sql.Literal(birth_comment())))
         if not _is_superuser(admin):

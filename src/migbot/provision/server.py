@@ -9,7 +9,6 @@ directory is private to the server's user; TCP on 127.0.0.1 needs the password.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import pwd
@@ -28,6 +27,7 @@ import psycopg
 
 from migbot import _proc
 from migbot.errors import InfraError
+from migbot.provision.binaries import find_bindir
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir
 
@@ -46,31 +46,6 @@ _SERVER_SETTINGS = {
     "log_min_error_statement": "panic",
     "unix_socket_permissions": "0700",
 }
-
-
-def find_bindir() -> Path:
-    """Where initdb and postgres live: $MIGBOT_PG_BINDIR, PATH, then the usual places."""
-    candidates: list[str] = []
-    if os.environ.get("MIGBOT_PG_BINDIR"):
-        candidates.append(os.environ["MIGBOT_PG_BINDIR"])
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(str(Path(on_path).resolve().parent))
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
-    candidates += sorted(glob.glob("/usr/pgsql-*/bin"), key=_version_key, reverse=True)
-    candidates += ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin"]
-    for directory in candidates:
-        if (Path(directory) / "initdb").is_file() and (Path(directory) / "postgres").is_file():
-            return Path(directory)
-    raise InfraError(
-        "PostgreSQL server binaries (initdb, postgres) were not found.",
-        hint="Install them (Debian/Ubuntu: apt-get install postgresql), set MIGBOT_PG_BINDIR "
-        "to their directory, or point migbot at an existing server with --database-url.",
-    )
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", path)) or (0,)
 
 
 @dataclass

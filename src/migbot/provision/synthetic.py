@@ -32,7 +32,14 @@ import psycopg
 from psycopg import sql
 
 from migbot.provision.check_ways import Check, Needs, merge, read_checks
-from migbot.provision.table_shapes import Column, ForeignKey, Shape, fk_order, read_shapes, row_counts
+from migbot.provision.table_shapes import (
+    Column,
+    ForeignKey,
+    Shape,
+    fk_order,
+    read_shapes,
+    row_counts,
+)
 
 _BATCH = 25  # rows per statement once the set-based insert has failed
 _MAX_FAILED_ROWS = 20  # single rows tried in vain before a table is given up

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-_TABLES = """
+from migbot.user_objects import DATA_TABLES
+
+_TABLES = f"""
 SELECT c.oid, n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
-  AND NOT (c.relname = ANY(%(version_tables)s))
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+WHERE {DATA_TABLES}
 ORDER BY 2, 3
 """
 _COLUMNS = """

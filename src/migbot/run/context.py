@@ -17,12 +17,13 @@ from migbot.config import ProjectSettings, project_env
 from migbot.discover.git import GitRepo
 from migbot.discover.projects import AlembicProject
 from migbot.progress import Progress
+from migbot.provision.binaries import find_pg_dump
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.databases import Databases
 from migbot.provision.roles import create_owner_role
 from migbot.redact import Redactor
 from migbot.run.client import Worker, WorkerSpec
-from migbot.snapshot.dump import Dumper, find_pg_dump
+from migbot.snapshot.dump import Dumper
 
 
 class RunContext:

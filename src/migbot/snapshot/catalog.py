@@ -19,8 +19,8 @@ import psycopg
 
 from migbot.snapshot import access
 from migbot.snapshot.others import OTHER_QUERIES
-from migbot.snapshot.scope import USER_NAMESPACES, not_extension_member
 from migbot.snapshot.types import Definition, Snapshot
+from migbot.user_objects import USER_NAMESPACES, enabled_state, not_extension_member
 
 QUERIES: dict[str, str] = {
     "schema": f"""
@@ -105,7 +105,7 @@ QUERIES: dict[str, str] = {
         JOIN pg_class c ON c.oid = con.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE con.contype IN ('p', 'u', 'f', 'c', 'x', 't') AND c.relnamespace IN ({USER_NAMESPACES})
-          AND NOT (c.relname = ANY(%(version_tables)s))
+          AND NOT (c.relname = ANY(%(version_tables)s)) AND {not_extension_member('pg_class', 'c.oid')}
     """,
     "index": f"""
         SELECT n.nspname || '.' || ic.relname AS key,
@@ -203,11 +203,11 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS key,
                n.nspname || '.' || c.relname AS "table",
                pg_get_triggerdef(t.oid) AS definition,
-               CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END
-                 AS enabled,
+               {enabled_state('t.tgenabled')} AS enabled,
                obj_description(t.oid, 'pg_trigger') AS comment
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT t.tgisinternal AND c.relnamespace IN ({USER_NAMESPACES})
+          AND {not_extension_member('pg_class', 'c.oid')}
     """,
     "policy": f"""
         SELECT n.nspname || '.' || c.relname || '.' || p.polname AS key,

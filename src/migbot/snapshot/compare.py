@@ -15,7 +15,7 @@ from migbot.snapshot.types import FieldChange, ObjectDiff, SchemaDiff, Snapshot
 KIND_ORDER = ("schema", "extension", "collation", "type", "sequence", "table", "column", "constraint", "index",
               "statistics", "view", "function", "trigger", "rule", "policy", "default privileges", "publication",
               "event trigger", "text search configuration", "text search dictionary", "cast", "operator",
-              "foreign server")
+              "foreign server", "database setting")
 
 
 # How to word a difference, by what was compared with what.
@@ -26,15 +26,18 @@ AFTER_SECOND_UPGRADE = {"added": "only after the second upgrade", "removed": "mi
 
 
 def compare(before: Snapshot, after: Snapshot) -> SchemaDiff:
-    changes = _itemised(before, after) + _column_order(before, after)
+    itemised = _itemised(before, after)
+    changes = itemised + _column_order(before, after)
     if before.dump is None or after.dump is None:
         return SchemaDiff(changes=changes, unchecked=before.dump_missing or after.dump_missing or "no pg_dump")
-    return SchemaDiff(changes=changes + _unexplained(before.dump, after.dump, changes))
+    # Only structural differences explain a dump entry: a column order warning must not hide one.
+    return SchemaDiff(changes=changes + _unexplained(before.dump, after.dump, itemised))
 
 
 def _itemised(before: Snapshot, after: Snapshot) -> list[ObjectDiff]:
     changes: list[ObjectDiff] = []
-    for kind in KIND_ORDER:
+    extra = sorted((set(before.objects) | set(after.objects)) - set(KIND_ORDER) - {"column order"})
+    for kind in (*KIND_ORDER, *extra):
         old, new = before.get(kind), after.get(kind)
         for name in sorted(set(old) | set(new)):
             if name not in new:
@@ -94,7 +97,7 @@ def _unexplained(before: dict[str, str], after: dict[str, str], explained_by: li
     found = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
-        if old == new or names & (set(re.split(r"[\s.(),\"]+", key)[1:]) | {key[:18]}):
+        if old == new or names & (set(re.split(r"[\s.(),\"]+", key)[1:]) | {key[:18]}):  # DEFAULT PRIVILEGES
             continue
         if new is None:
             found.append(ObjectDiff(kind="structure", name=key, change="removed", definition={"definition": old}))

@@ -13,14 +13,10 @@ it costs little more than the slower of the two.
 
 from __future__ import annotations
 
-import functools
-import glob
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
@@ -52,6 +48,8 @@ def normalise(text: str) -> dict[str, str]:
 def _entry_key(kind: str, schema: str, name: str) -> str:
     """How an entry is named in the report: "TABLE public.users", "ACL TABLE public.users",
     "CAST (integer AS public.money_pair)", "DEFAULT public.users id"."""
+    if kind == "DEFAULT ACL":  # "DEFAULT PRIVILEGES FOR TABLES", in a schema or not
+        return f"{name} IN {schema}" if schema != "-" else name
     schema = "" if schema == "-" else schema + "."
     word, _, rest = name.partition(" ")
     if rest and word.isalpha() and word.isupper():  # the name leads with its object's kind
@@ -76,43 +74,6 @@ def _columns_sorted(lines: list[str]) -> list[str]:
         else:
             out.append(line)
     return out + sorted(b.rstrip(",") for b in block) if inside else out
-
-
-@functools.lru_cache(maxsize=None)
-def _major(pg_dump: str) -> int:
-    try:
-        out = subprocess.run([pg_dump, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    found = re.search(r"(\d+)(?:\.\d+)?", out)
-    return int(found.group(1)) if found else 0
-
-
-def find_pg_dump(server_major: int, bindir: Path | None = None,
-                 chosen: str | None = None) -> tuple[str | None, str | None]:
-    """A pg_dump that can dump this server (its major version or newer), or why there is none;
-    `chosen` is the only candidate when given."""
-    if chosen:
-        if not os.access(chosen, os.X_OK):
-            return None, f"MIGBOT_PG_DUMP={chosen} is not an executable"
-        if _major(chosen) < server_major:
-            return None, f"MIGBOT_PG_DUMP={chosen} is older than the server (PostgreSQL {server_major})"
-        return chosen, None
-    candidates = [str(bindir / "pg_dump")] if bindir else []
-    if os.environ.get("MIGBOT_PG_BINDIR"):
-        candidates.append(os.path.join(os.environ["MIGBOT_PG_BINDIR"], "pg_dump"))
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"), reverse=True,
-                         key=lambda p: int(re.search(r"/(\d+)/", p).group(1)) if re.search(r"/(\d+)/", p) else 0)
-    candidates += sorted(glob.glob("/usr/pgsql-*/bin/pg_dump"), reverse=True)
-    if shutil.which("pg_dump"):
-        candidates.append(shutil.which("pg_dump"))
-    found = [c for c in dict.fromkeys(candidates) if os.access(c, os.X_OK)]
-    for candidate in found:
-        if _major(candidate) >= server_major:
-            return candidate, None
-    if found:
-        return None, f"pg_dump {server_major} or newer was not found (found {max(_major(c) for c in found)})"
-    return None, "pg_dump was not found"
 
 
 @dataclass

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from migbot.snapshot.types import Fingerprint, TableChange
+from migbot.user_objects import DATA_TABLES
 
 SAMPLES = 5
 
@@ -40,21 +41,16 @@ class Table:
 
 def user_tables(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> list[Table]:
     rows = conn.execute(
-        """
+        f"""
         SELECT n.nspname, c.relname,
                array(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
                      AND NOT a.attisdropped ORDER BY a.attnum)::text[],
                coalesce(array(SELECT a.attname FROM pg_index i
                               JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
                               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                              WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord)::text[], '{}')
+                              WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord)::text[], '{{}}')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_%%'
-          AND NOT (c.relname = ANY(%(version_tables)s))
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                          AND d.deptype = 'e')
+        WHERE {DATA_TABLES}
         ORDER BY 1, 2
         """,
         {"version_tables": list(version_tables)},

@@ -6,7 +6,12 @@ and default privileges. Names, never OIDs, so a recreated object compares equal.
 from __future__ import annotations
 
 from migbot.snapshot import access
-from migbot.snapshot.scope import USER_NAMESPACES, not_extension_member, user_made
+from migbot.user_objects import (
+    USER_NAMESPACES,
+    enabled_state,
+    not_extension_member,
+    user_made,
+)
 
 OTHER_QUERIES: dict[str, str] = {
     "statistics": f"""
@@ -21,16 +26,14 @@ OTHER_QUERIES: dict[str, str] = {
         SELECT n.nspname || '.' || c.relname || '.' || r.rulename AS key,
                n.nspname || '.' || c.relname AS "table",
                pg_get_ruledef(r.oid) AS definition,
-               CASE r.ev_enabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END
-                 AS enabled
+               {enabled_state('r.ev_enabled')} AS enabled
         FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE r.rulename <> '_RETURN' AND c.relnamespace IN ({USER_NAMESPACES})
           AND {not_extension_member('pg_class', 'c.oid')}
     """,
     "event trigger": f"""
         SELECT e.evtname AS key, e.evtevent AS event, e.evtfoid::regprocedure::text AS function,
-               CASE e.evtenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica' WHEN 'A' THEN 'always' END
-                 AS enabled,
+               {enabled_state('e.evtenabled')} AS enabled,
                array_to_string(e.evttags, ', ') AS tags, {access.owner('e.evtowner')} AS owner
         FROM pg_event_trigger e WHERE {user_made('pg_event_trigger', 'e.oid')}
     """,
@@ -92,6 +95,14 @@ OTHER_QUERIES: dict[str, str] = {
                {access.columns('s.srvacl', 'S', 's.srvowner')}
         FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
         WHERE {user_made('pg_foreign_server', 's.oid')}
+    """,
+    # ALTER DATABASE ... SET and ALTER ROLE ... IN DATABASE ... SET: pg_dump without --create omits them.
+    "database setting": """
+        SELECT COALESCE(pg_get_userbyid(NULLIF(s.setrole, 0)) || ' in this database', 'this database') || ': '
+               || split_part(c.setting, '=', 1) AS key,
+               substr(c.setting, length(split_part(c.setting, '=', 1)) + 2) AS value
+        FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) AS c(setting)
+        WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
     """,
     "default privileges": f"""
         SELECT pg_get_userbyid(d.defaclrole) || ' on '

@@ -7,7 +7,7 @@ import psycopg
 from psycopg import sql
 
 _OWNED = """
-    SELECT sn.nspname, s.relname, tn.nspname, t.relname, a.attname
+    SELECT sn.nspname, s.relname, tn.nspname, t.relname, a.attname, q.seqincrement
     FROM pg_depend d
     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
     JOIN pg_namespace sn ON sn.oid = s.relnamespace
@@ -25,11 +25,9 @@ def sequences_behind(conn: psycopg.Connection) -> dict[str, str]:
     """{sequence: what is wrong}, for each sequence owned by an integer column whose next
     value is not above the column's largest value."""
     found = {}
-    for seq_schema, seq, schema, table, column in conn.execute(_OWNED).fetchall():
-        last, called, step = conn.execute(sql.SQL(
-            "SELECT last_value, is_called, (SELECT seqincrement FROM pg_sequence WHERE seqrelid = {regclass}) "
-            "FROM {seq}").format(seq=sql.Identifier(seq_schema, seq),
-                                 regclass=sql.Literal(f"{seq_schema}.{seq}") + sql.SQL("::regclass"))).fetchone()
+    for seq_schema, seq, schema, table, column, step in conn.execute(_OWNED).fetchall():
+        last, called = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+            sql.Identifier(seq_schema, seq))).fetchone()
         top = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
             sql.Identifier(column), sql.Identifier(schema, table))).fetchone()[0]
         following = last + step if called else last
