@@ -3,6 +3,7 @@ managed PostgreSQL; `superuser = true` opts back in."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import Repo
 
 NOT_AS_SUPERUSER = """
@@ -23,6 +24,20 @@ def test_migrations_run_as_an_owner_that_may_create_trusted_extensions(repo: Rep
     result = repo.verify()
     assert result.status("upgrade") == "pass", result.check("upgrade")
     assert result.status("downgrade-restores-schema") == "pass"
+
+
+@pytest.mark.parametrize(("upgrade", "refusal"), [
+    ('op.execute("SELECT pg_read_file(\'/etc/hostname\')")', "permission denied for function pg_read_file"),
+    ('with op.get_context().autocommit_block():\n    op.execute("ALTER SYSTEM SET work_mem = \'8MB\'")',
+     'permission denied to set parameter "work_mem"'),
+])
+def test_what_an_owner_role_may_not_do_fails_with_the_key_to_set(repo: Repo, upgrade: str, refusal: str) -> None:
+    repo.revision("0003", "0002", upgrade, 'op.execute("SELECT 1")')
+    repo.commit()
+    result = repo.verify()
+    [finding] = result.check("upgrade")["findings"]
+    assert refusal in finding["message"]
+    assert "`superuser = true`" in finding["hint"]
 
 
 def test_a_migration_that_needs_a_superuser_fails_and_names_the_key(repo: Repo) -> None:

@@ -16,8 +16,8 @@ SUPERUSER_HINT = ("migbot runs the project's code as a role that owns its databa
                   "the owner role of managed PostgreSQL (RDS, Cloud SQL). If production runs your migrations as a "
                   "superuser, or your provider lets its owner role create this extension (PostGIS, "
                   "pg_stat_statements), set `superuser = true` in [tool.migbot].")
-_NEEDS_SUPERUSER = ("must be superuser", "permission denied to create", "must be owner of", "permission denied for",
-                    "must be a superuser", "not trusted", "only superuser")
+_NEEDS_SUPERUSER = ("must be superuser", "permission denied", "must be owner of", "must be a superuser", "not trusted",
+                    "only superuser")
 
 
 def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, file: str | None = None) -> Finding:
