@@ -87,6 +87,23 @@ class Repo:
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
 
+    def commit_on_main(self, rel: str, text: str, message: str = "main: migbot config") -> None:
+        """Commit one file on main without leaving the current branch (or touching its work
+        tree): migbot reads check levels from the base branch."""
+        env = {**os.environ, **GIT_ENV, "GIT_INDEX_FILE": str(self.path / ".git" / "migbot-test-index")}
+
+        def git(*args: str, stdin: str | None = None) -> str:
+            done = subprocess.run(["git", *args], cwd=self.path, env=env, input=stdin, capture_output=True,
+                                  text=True, check=True)
+            return done.stdout.strip()
+
+        git("read-tree", "main")
+        blob = git("hash-object", "-w", "--stdin", stdin=textwrap.dedent(text).lstrip("\n"))
+        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}")
+        commit = git("commit-tree", git("write-tree"), "-p", "main", "-m", message)
+        git("update-ref", "refs/heads/main", commit)
+        os.unlink(env["GIT_INDEX_FILE"])
+
     def branch(self, name: str, start: str | None = None) -> None:
         self.git("checkout", "-q", "-b", name, *([start] if start else []))
 

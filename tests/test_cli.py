@@ -82,8 +82,8 @@ def test_toml_syntax_error_in_config(repo: Repo) -> None:
 
 def test_check_levels_from_config(repo: Repo) -> None:
     repo.replace("app/models/user.py", "String(100))", "String(100), index=True)")  # an index no migration made
-    repo.write("migbot.toml", '[checks]\nmodel-drift = "warning"\n')
     repo.commit()
+    repo.commit_on_main("migbot.toml", '[checks]\nmodel-drift = "warning"\n')
     result = repo.verify()
     assert result.exit_code == 0
     assert result.status("model-drift") == "warn"
@@ -191,8 +191,7 @@ def test_secrets_never_reach_the_output(repo: Repo) -> None:
     assert "cannot connect to postgresql+psycopg://migbot_…_owner:********@127.0.0.1:5432/migbot_" in finding["message"]
     assert "s3cr3t-pw" not in result.stdout + result.stderr + json.dumps(result.report)
     # With superuser = true the project's code gets the URL itself: its password is redacted.
-    repo.write("pyproject.toml", "[tool.migbot]\nsuperuser = true\n")
-    repo.commit("as a superuser")
+    repo.commit_on_main("pyproject.toml", "[tool.migbot]\nsuperuser = true\n", "as a superuser")
     result = repo.verify("--database-url", url)
     [finding] = result.check("upgrade")["findings"]
     assert "cannot connect to postgresql+psycopg://postgres:********@127.0.0.1:5432/migbot_" in finding["message"]

@@ -42,11 +42,11 @@ def test_the_old_check_id_still_sets_both_levels(repo: Repo) -> None:
     repo.replace("app/models/user.py", "full_name:", "age: Mapped[int] = mapped_column()\n    full_name:")
     repo.write("app/seeds/dev/users.py", repo.read("app/seeds/dev/users.py").replace(
         "User(email=email, full_name=full_name)", "User(email=email, full_name=full_name, age=30)"))
-    repo.write("pyproject.toml", """
+    repo.commit()
+    repo.commit_on_main("pyproject.toml", """
         [tool.migbot.checks]
         migrations-with-data = "warning"
     """)
-    repo.commit()
     result = repo.verify()
     assert result.exit_code == 0, summaries(result)
     assert result.status("upgrade-over-rows") == "warn"

@@ -50,8 +50,7 @@ def test_a_migration_that_needs_a_superuser_fails_and_names_the_key(repo: Repo) 
     assert "permission denied to create extension" in finding["message"]
     assert "`superuser = true`" in finding["hint"]
 
-    repo.write("pyproject.toml", "[tool.migbot]\nsuperuser = true\n")
-    repo.commit("this team migrates as a superuser")
+    repo.commit_on_main("pyproject.toml", "[tool.migbot]\nsuperuser = true\n", "this team migrates as a superuser")
     assert repo.verify().status("upgrade") == "pass"
 
 

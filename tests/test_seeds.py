@@ -193,8 +193,7 @@ def test_downgrade_that_loses_data(repo: Repo) -> None:
     assert finding["message"].startswith("0003: `public.users`: 2 rows changed (e.g. ")
     assert finding["message"].endswith("): `full_name` in 2 rows")
     assert (finding["revision"], finding["file"]) == ("0003", "alembic/versions/0003.py")
-    repo.write("migbot.toml", '[checks]\ndowngrade-keeps-data = "error"\n')
-    repo.commit("data loss is an error here")
+    repo.commit_on_main("migbot.toml", '[checks]\ndowngrade-keeps-data = "error"\n', "data loss is an error here")
     assert repo.verify().exit_code == 1
 
 

@@ -517,9 +517,9 @@ def test_a_warning_level_shows_as_a_warning_in_the_summary(repo: Repo) -> None:
     repo.replace("app/models/user.py", "full_name:", "nickname: Mapped[str | None] = mapped_column(String(50))\n    full_name:")
     repo.revision("0003", "0002", 'op.add_column("users", sa.Column("nickname", sa.String(50)))',
                   'op.drop_column("users", "nickname")\nop.drop_column("users", "full_name")')
-    repo.write("migbot.toml", '[checks]\ndowngrade-restores-schema = "warning"\nreupgrade = "warning"\n'
-                              'roundtrip = "warning"\n')
     repo.commit()
+    repo.commit_on_main("migbot.toml", '[checks]\ndowngrade-restores-schema = "warning"\nreupgrade = "warning"\n'
+                                      'roundtrip = "warning"\n')
     result = repo.verify()
     assert result.exit_code == 0
     assert result.status("downgrade-restores-schema") == "warn"

@@ -192,11 +192,13 @@ def test_external_database_url_leaves_other_databases_untouched(repo: Repo) -> N
     assert not after - before, "migbot must drop every database it created"
 
 
-def test_a_branch_that_relaxes_migbots_config_says_so(repo: Repo) -> None:
-    add_orders(repo)
+def test_a_branch_cannot_set_the_policy_of_its_own_check(repo: Repo) -> None:
+    repo.replace("app/models/user.py", "String(100))", "String(100), index=True)")  # an index no migration made
     repo.write("migbot.toml", '[checks]\nmodel-drift = "off"\ndowngrade-keeps-data = "error"\n')
     repo.commit("relax migbot")
     result = repo.verify()
-    assert result.exit_code == 0, result.stderr
-    [note] = [n for n in result.report["notes"] if "configuration" in n]
+    assert result.exit_code == 1, result.stderr
+    assert result.status("model-drift") == "fail"  # the base branch's level
+    [note] = [n for n in result.report["notes"] if "policy" in n]
     assert "`model-drift` error → off" in note and "`downgrade-keeps-data` warning → error" in note
+    assert "takes effect once merged" in note

@@ -132,6 +132,12 @@ class MigbotConfig(ProjectSettings):
     def source(self) -> str:
         return self._source
 
+    def with_policy_of(self, other: MigbotConfig) -> MigbotConfig:
+        """This config, with the policy (check levels, superuser) of `other`."""
+        merged = self.model_copy(update={"checks": other.checks, "superuser": other.superuser})
+        merged._source = self._source
+        return merged
+
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, checks: dict[str, Level]) -> dict[str, Level]:
@@ -224,10 +230,14 @@ def _explain(exc: ValidationError) -> str:
 CONFIG_FILES = ("migbot.toml", ".migbot.toml", "pyproject.toml")
 
 
-def read_config(repo_files: dict[str, bytes], explicit: Path | None = None) -> MigbotConfig:
-    """Config from --config, or from migbot.toml / .migbot.toml / pyproject.toml of the head commit."""
+def read_config(repo_files: dict[str, bytes], explicit: Path | None = None, *, name: str | None = None) -> MigbotConfig:
+    """Config from --config, or from migbot.toml / .migbot.toml / pyproject.toml of a commit
+    (`repo_files`), or from the one file of a commit the Action's `config` input names (`name`)."""
     tables: list[tuple[str, dict]] = []
-    if explicit is not None:
+    if name is not None:
+        if name in repo_files:
+            tables.append((name, _table(name, repo_files[name])))
+    elif explicit is not None:
         try:
             text = explicit.read_bytes()
         except OSError as exc:

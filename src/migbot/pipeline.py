@@ -47,7 +47,8 @@ class VerifyOptions:
     head: str = "HEAD"
     database_url: str | None = None
     timeout: float | None = None
-    config_path: Path | None = None
+    config_path: Path | None = None  # a local file the user chose: trusted as it is
+    config_in_repo: str | None = None  # a file of the repository (the Action's `config` input), read from git
     # How the report names the two sides when base and head are bare SHAs (the Action's case).
     base_label: str | None = None
     head_label: str | None = None
@@ -66,8 +67,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     refs = Refs(base_ref=options.base_label or base_ref, base=base, merge_base=repo.merge_base(base, head),
                 head_ref=options.head_label or repo.describe_ref(options.head), head=head)
     head_blobs = repo.tree_blobs(head)
-    config = read_config(repo.read_files(head, [f for f in CONFIG_FILES if f in head_blobs]), options.config_path)
-    config_note = None if options.config_path else _config_change(repo, refs.merge_base, config)
+    config, config_note = _config(repo, refs, head_blobs, options)
     timeout = options.timeout or config.timeout_seconds
 
     # plan, while PostgreSQL boots and the workers import Alembic and SQLAlchemy
@@ -158,20 +158,38 @@ def _ordered(*groups):
     return sorted((c for group in groups for c in group), key=lambda c: position[c.id])
 
 
-def _config_change(repo: GitRepo, merge_base: str, config) -> str | None:
-    """Check levels come from the branch itself: a branch that relaxes them must say so, since
-    migbot is the required check that would otherwise pass quietly."""
-    base_blobs = repo.tree_blobs(merge_base)
+def _config(repo: GitRepo, refs: Refs, head_blobs: dict, options: VerifyOptions) -> tuple[MigbotConfig, str | None]:
+    """The config to run with, and a note on what the branch changes in it.
+
+    migbot is the required check on the branch under review, so the branch must not set its own
+    policy: check levels and `superuser` come from the base branch, everything about how to run
+    the project (interpreter, env, seeds, ...) from the branch. A file chosen with --config is
+    the user's own and is taken whole."""
+    if options.config_path is not None:
+        return read_config({}, options.config_path), None
+    names = [options.config_in_repo] if options.config_in_repo else list(CONFIG_FILES)
+    head = read_config(repo.read_files(refs.head, [f for f in names if f in head_blobs]),
+                       name=options.config_in_repo)
+    base_blobs = repo.tree_blobs(refs.base)
     try:
-        before = read_config(repo.read_files(merge_base, [f for f in CONFIG_FILES if f in base_blobs]))
-    except MigbotError:
+        base = read_config(repo.read_files(refs.base, [f for f in names if f in base_blobs]),
+                           name=options.config_in_repo)
+    except MigbotError as exc:
+        return head.with_policy_of(MigbotConfig()), (
+            f"The base branch's migbot config cannot be read ({exc.message}), so this run used the default check "
+            "levels.")
+    return head.with_policy_of(base), _policy_note(base, head)
+
+
+def _policy_note(base: MigbotConfig, head: MigbotConfig) -> str | None:
+    changes = [f"`{check}` {base.level(check).value} → {head.level(check).value}" for check in BY_ID
+               if base.level(check) != head.level(check)]
+    if base.superuser != head.superuser:
+        changes.append(f"`superuser` {str(base.superuser).lower()} → {str(head.superuser).lower()}")
+    if not changes:
         return None
-    if before.model_dump() == config.model_dump():
-        return None
-    levels = [f"`{check}` {before.level(check).value} → {config.level(check).value}" for check in BY_ID
-              if before.level(check) != config.level(check)]
-    return ("This branch changes migbot's configuration, and the checks ran with the branch's settings"
-            + (f" ({', '.join(levels)})" if levels else "") + ". Review that change too.")
+    return ("This branch changes migbot's policy (" + ", ".join(changes) + "). It takes effect once merged: this "
+            "run used the base branch's. Review that change too.")
 
 
 def _notes(repo: GitRepo, options: VerifyOptions, plans: list[ProjectPlan], config: MigbotConfig,
