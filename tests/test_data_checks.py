@@ -79,3 +79,29 @@ def test_a_downgrade_that_recreates_a_sequence_below_its_columns_values_fails(tm
                                   "values up to 300 after going back down: the next insert that takes the default "
                                   "collides")
     assert path.name == "0004.py"
+
+
+def test_a_revision_that_cannot_parse_made_up_values_is_a_warning_not_a_failure(tmp_path) -> None:
+    repo = make_repo(tmp_path / "svc")
+    repo.revision("0003", "0002", """
+        op.create_table("settings", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("config_json", sa.Text(), nullable=False))
+    """, 'op.drop_table("settings")')
+    repo.commit("main: settings, stored as JSON text")
+    repo.branch("feature")
+    path = repo.revision("0004", "0003", """
+        import json
+        rows = op.get_bind().execute(sa.text("SELECT id, config_json FROM settings")).all()
+        for row in rows:
+            json.loads(row.config_json)
+        op.add_column("settings", sa.Column("version", sa.Integer(), nullable=True))
+    """, 'op.drop_column("settings", "version")')
+    repo.commit("settings: read every row's JSON")
+    result = repo.verify()
+    check = result.check("upgrade-over-rows")
+    assert check["status"] == "warn", summaries(result)
+    [finding] = check["findings"]
+    assert finding["severity"] == "warning"
+    assert "JSONDecodeError" in finding["message"]
+    assert "made up by migbot" in finding["hint"]
+    assert (finding["file"], finding["line"]) == ("alembic/versions/0004.py", line_of(path, "json.loads"))

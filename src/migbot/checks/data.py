@@ -71,13 +71,32 @@ def _over_rows_failure(plan: ProjectPlan, ev: Evidence, step: str, outcome: Step
         finding.message = f"{finding.revision}: {finding.message}"
     if finding.revision and not finding.file:
         finding.file = revision_file(plan, ev, finding.revision)
-    if outcome.error.deliberate and ev.data.synthetic_filled:
-        # The migration's own guard refused the rows; some of them are made up.
+    if _may_be_the_made_up_values(outcome, ev.data.synthetic_filled or {}):
         finding.severity = "warning"
-        finding.hint = ("The revision refuses these rows on purpose, and some were made up by migbot. If "
-                        "real data cannot look like that, give the table realistic rows with a seed set "
-                        "(docs/config.md, Seeds); if it can, the deploy would stop here too.")
+        finding.hint = ("The revision failed on the values of the rows, and some rows were made up by migbot (a "
+                        "text column holds `name-1`, not the JSON or number real rows may hold). If real data "
+                        "cannot look like that, give the table realistic rows with a seed set (docs/config.md, "
+                        "Seeds); if it can, the deploy would stop here too.")
     return finding
+
+
+# What a value the migration did not expect raises: SQLAlchemy's DataError (PostgreSQL's class 22:
+# a failed cast, a value out of range), or an exception of Python's own.
+_DATABASE_ERRORS = {"IntegrityError", "ProgrammingError", "OperationalError", "InternalError", "NotSupportedError",
+                    "DatabaseError", "InterfaceError", "TimeoutError", "NotNullViolation", "UniqueViolation",
+                    "ForeignKeyViolation", "CheckViolation", "ExclusionViolation", "RestrictViolation"}
+
+
+def _may_be_the_made_up_values(outcome: StepOutcome, synthetic: dict[str, int]) -> bool:
+    """A failure over rows that made-up values may have caused: the migration refused them on purpose,
+    failed to cast or parse a value, or a table it named was filled by migbot. A NOT NULL column
+    without a default, or a violated constraint, fails whatever the values: never this."""
+    err = outcome.error
+    if not synthetic or err.kind:
+        return False
+    if err.table and err.table not in synthetic and f"public.{err.table}" not in synthetic:
+        return False
+    return err.deliberate or err.type == "DataError" or err.type not in _DATABASE_ERRORS
 
 
 def _sequence_findings(behind: dict[str, str], when: str) -> list[Finding]:

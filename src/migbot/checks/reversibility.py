@@ -93,7 +93,7 @@ def _judge(plan: ProjectPlan, ev: Evidence, trip: Trip) -> Finding | str | None:
         if over_data_down == {}:
             return Finding(message=f"{trip.revision}: downgrade() {how}, but its upgrade " + " and ".join(changes),
                            **where)
-        why = data.down_skipped or data.data_skipped or "its rows there were not observed"
+        why = _why_not_over_rows(data)
         return Finding(message=f"{trip.revision}: its upgrade {' and '.join(changes)}, and its downgrade wrote "
                        f"nothing on the base state, which has no rows for it; over the data it did not run or was "
                        f"not observed ({why}), so migbot cannot tell whether it undoes the upgrade",
@@ -106,8 +106,14 @@ def _judge(plan: ProjectPlan, ev: Evidence, trip: Trip) -> Finding | str | None:
         return "read-only"
     return Finding(message=f"{trip.revision}: downgrade() {how}; its upgrade changed no schema and wrote no row on the "
                    "base state, but it never ran over rows "
-                   f"({data.data_skipped or data.down_skipped or 'its rows there were not observed'}), so migbot "
+                   f"({_why_not_over_rows(data)}), so migbot "
                    "cannot tell whether it only reads", severity="warning", **where)
+
+
+def _why_not_over_rows(data) -> str:
+    if data.up is not None and not data.up.ok:
+        return "the new revisions failed to go up over rows (see upgrade-over-rows)"
+    return data.data_skipped or data.down_skipped or "its rows there were not observed"
 
 
 def reversible_downgrades(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
