@@ -474,7 +474,7 @@ def test_the_comment_is_the_same_for_two_runs_of_the_same_commit(repo: Repo, tmp
         assert result.exit_code == 1, result.stderr
         outputs.append(out.read_text())
     assert outputs[0] == outputs[1]
-    assert "refused by &lt;object object at 0x…&gt; in migbot_…_p0_head" in outputs[0]
+    assert "refused by &lt;object object at 0x…&gt; in migbot\\_…\\_p0_head" in outputs[0]  # escaped Markdown
 
 
 def test_no_rows_are_claimed_when_the_data_step_did_not_run(repo: Repo) -> None:

@@ -1,7 +1,13 @@
 """GitHub Actions workflow commands: annotations, outputs, the step summary, log groups.
 
 Escaping follows the runner's rules (actions/toolkit `command.ts`): message data escapes
-`%`, CR and LF; property values also escape `:` and `,`.
+`%`, CR and LF; property values also escape `:` and `,`. An annotation is then one line that
+starts with `::error` (`::warning`, `::notice`): the runner reads it as that one command and
+looks no further in the line.
+
+Any other line that carries the repository's text (its output, paths, branch names, a
+commenter's words) goes out between stop-commands (`echo`, `group`): the runner also obeys
+the legacy `##[command]` form anywhere in a line, so escaping cannot make such a line safe.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ def escape_property(text: str) -> str:
 def annotation(level: str, message: str, *, file: str | None = None, line: int | None = None,
                title: str | None = None) -> str:
     """`::error file=…,line=…,title=…::message` (level: error, warning or notice)."""
+    if level not in ("error", "warning", "notice"):
+        raise ValueError(f"not an annotation level: {level!r}")
     props = []
     if file:
         props.append(f"file={escape_property(file)}")
         if line:
-            props.append(f"line={line}")
+            props.append(f"line={int(line)}")
     if title:
         props.append(f"title={escape_property(title)}")
     return f"::{level}{' ' + ','.join(props) if props else ''}::{escape_data(message)}"
@@ -58,6 +66,11 @@ class Workflow:
 
     def error(self, message: str, **where) -> None:
         self.command(annotation("error", message, **where))
+
+    def echo(self, text: str) -> None:
+        """Print text that carries the repository's data (a path, a branch name, its output)."""
+        opening, closing = stop_commands(text.rstrip("\n"))
+        self.command(f"{opening}\n{closing}")
 
     def group(self, title: str, text: str) -> None:
         opening, closing = stop_commands(text.rstrip("\n"))

@@ -22,14 +22,17 @@ def size(text: str) -> int:
 
 def fit_markdown(report: Report, limit: int, *, shortened_note: str, finish=lambda text: text,
                  **render_args) -> str:
-    """finish: applied to each rendering before it is measured (redaction can change the length)."""
-    text = finish(render_markdown(report, **render_args))
+    """finish: redaction, applied to each value from the report before it is escaped (escaping
+    can change a secret's characters), and to each rendering before it is measured (redaction
+    can change the length). shortened_note is migbot's own Markdown (it may link to the run)."""
+    render_args.setdefault("clean", finish)
+    own_notes = list(render_args.pop("own_notes", ()))
+    text = finish(render_markdown(report, own_notes=own_notes, **render_args))
     if size(text) <= limit:
         return text
     for shrink in (_capped, _bare, _verdict_only):
         smaller = shrink(report.model_copy(deep=True))
-        smaller.notes.append(shortened_note)
-        text = finish(render_markdown(smaller, **render_args))
+        text = finish(render_markdown(smaller, own_notes=[*own_notes, shortened_note], **render_args))
         if size(text) <= limit:
             return text
     # Nothing left to drop (thousands of projects?): cut at a line, which at worst
