@@ -4,6 +4,8 @@ GitHub API that validates every request against GitHub's OpenAPI description."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,35 @@ def scenario(tmp_path, fake) -> Scenario:
     return Scenario(tmp_path, fake)
 
 
-def ours(fake: FakeGitHub):
-    return [c for c in fake.comments(PR) if c.login == BOT and c.body.startswith(MARKER)]
+def ours(fake: FakeGitHub, login: str = BOT):
+    return [c for c in fake.comments(PR) if c.login == login and c.body.startswith(MARKER)]
+
+
+def replies(scenario: Scenario, fake: FakeGitHub):
+    """The bot's answers to the last command: every comment after it."""
+    return [c for c in fake.comments(PR) if c.id > scenario.comment_id]
+
+
+def when(condition, then, timeout: float = 120) -> threading.Thread:
+    """Do `then` on GitHub's side (in a thread) as soon as `condition` holds, while a run goes on."""
+    def watch():
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+        then()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def push_elsewhere(scenario: Scenario, fake: FakeGitHub, *, fork: bool = False) -> str:
+    """The author pushes another commit to the pull request (on GitHub's side); returns its SHA."""
+    newer = "e" * 40
+    fake.add_pull(PR, newer, scenario.base, scenario.head_ref, fork=fork)
+    return newer
 
 
 def add_orders_without_downgrade(scenario: Scenario) -> None:
@@ -118,13 +147,27 @@ def test_failing_pull_request(scenario, fake):
     assert run.outputs["result"] == "fail" and run.outputs["failed"] == str(len(failed_ids))
 
 
-def test_fail_on_never_passes_the_job_but_says_so(scenario, fake):
+def test_fail_on_never_passes_the_job_but_the_status_tells_the_truth(scenario, fake):
     add_orders_without_downgrade(scenario)
     head = scenario.open_pull()
     run = scenario.pull_request("opened", inputs={"fail-on": "never"})
     assert run.exit_code == 0, run.log
-    assert fake.statuses(head)[-1].state == "success"
-    assert fake.statuses(head)[-1].description.endswith("(fail-on: never)")
+    assert fake.statuses(head)[-1].state == "failure"
+    assert "checks failed: downgrade-restores-schema" in fake.statuses(head)[-1].description
+
+
+def test_check_levels_of_the_config_input_come_from_the_base_branch(scenario, fake):
+    add_orders_without_downgrade(scenario)
+    scenario.repo.write("ci/migbot.toml", '[checks]\ndowngrade-restores-schema = "off"\n')
+    scenario.repo.commit("relax migbot in the file the workflow names")
+    head = scenario.open_pull()
+    run = scenario.pull_request("opened", inputs={"config": "ci/migbot.toml"})
+    assert run.exit_code == 1, run.log
+    assert fake.statuses(head)[-1].state == "failure"
+    report = run.report()
+    assert [c["status"] for c in report["projects"][0]["checks"] if c["id"] == "downgrade-restores-schema"] == ["fail"]
+    assert any("changes migbot's policy" in note and "`downgrade-restores-schema` error → off" in note
+               for note in report["notes"])
 
 
 def test_pull_request_without_migration_changes_gets_a_status_but_no_comment(scenario, fake):
@@ -268,7 +311,8 @@ def test_verify_command_from_a_writer(scenario, fake):
     assert fake.statuses(main_sha) == []  # GITHUB_SHA is main's tip for comment events
     assert [s.state for s in fake.statuses(head)] == ["pending", "success"]
     [comment] = ours(fake)
-    assert "@maintainer" in comment.body and "`orders`" in comment.body
+    assert "maintainer's request" in comment.body and "`orders`" in comment.body
+    assert f"on commit `{head}`" in comment.body  # which commit was verified, in full
     assert run.report()["refs"]["head"] == head
     # The PR head was checked out for the run, and the workspace put back for the job's later steps.
     assert not (run.workspace / "app/models/order.py").exists()
@@ -294,17 +338,163 @@ def test_a_fork_runs_only_at_the_commit_a_writer_named(scenario, fake):
 
     unpinned = scenario.comment("/migbot verify", author="maintainer")
     assert unpinned.exit_code == 0 and unpinned.outputs["result"] == "refused"
-    assert f"then comment `/migbot verify {head[:12]}`" in fake.comments(PR)[-1].body
+    assert f"then comment `/migbot verify {head}`" in fake.comments(PR)[-1].body
     assert fake.statuses(head) == []
 
-    stale = scenario.comment("/migbot verify 0123456789ab", author="maintainer")
-    assert stale.outputs["result"] == "refused" and "not `0123456789ab`" in fake.comments(PR)[-1].body
-    assert fake.statuses(head) == []
+    other = "0123456789ab" * 3 + "cdef"
+    stale = scenario.comment(f"/migbot verify {other}", author="maintainer")
+    assert stale.outputs["result"] == "refused" and f"not `{other}`" in fake.comments(PR)[-1].body
+    assert fake.statuses(head) == [] and ours(fake) == []
 
-    pinned = scenario.comment(f"/migbot verify {head[:12]}", author="maintainer")
-    assert pinned.exit_code == 0, pinned.log
+
+def test_a_twelve_character_pin_is_refused_with_the_full_sha_to_paste(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+    run = scenario.comment(f"/migbot verify {head[:12]}", author="maintainer")
+
+    assert run.exit_code == 0, run.log
+    assert run.outputs["result"] == "refused"
+    [reply] = replies(scenario, fake)
+    assert "full 40-character SHA" in reply.body
+    assert f"comment `/migbot verify {head}`" in reply.body
+    assert fake.statuses(head) == [] and ours(fake) == []
+    assert not (run.workspace / ".migbot/report.json").exists()  # nothing ran
+
+
+def test_a_full_sha_pin_runs_and_names_the_commit(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+    run = scenario.comment(f"/migbot verify {head.upper()}", author="maintainer")
+
+    assert run.exit_code == 0, run.log
     assert [s.state for s in fake.statuses(head)] == ["pending", "success"]
-    assert f"on the fork's commit `{head[:12]}`" in ours(fake)[0].body
+    [summary] = ours(fake)
+    assert f"on the fork's commit `{head}`" in summary.body
+    assert run.report()["refs"]["head"] == head
+
+
+def test_a_head_moved_between_comment_and_run_is_refused_and_publishes_nothing(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+    newer = push_elsewhere(scenario, fake, fork=True)  # after the maintainer wrote the comment below
+    run = scenario.comment(f"/migbot verify {head}", author="maintainer")
+
+    assert run.exit_code == 0, run.log
+    assert run.outputs["result"] == "refused"
+    [reply] = replies(scenario, fake)
+    assert f"head is now `{newer}`, not `{head}`: nothing was run" in reply.body
+    assert fake.statuses(head) == fake.statuses(newer) == [] and ours(fake) == []
+    assert [w.path.rsplit("/", 1)[-1] for w in fake.writes()] == ["reactions", "comments"]
+
+
+def test_a_head_moved_while_migbot_fetched_it_is_refused_before_the_code_runs(scenario, fake, tmp_path):
+    """The pull request is read again after `git fetch`, right before its code would run."""
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+    workspace = scenario.checkout("main")
+    fetching, pushed = tmp_path / "fetching", tmp_path / "pushed"
+    hook = workspace / ".git/hooks/reference-transaction"  # runs as git fetch updates the refs
+    hook.write_text(f"#!/bin/sh\ncat > /dev/null\ntouch {fetching}\n"
+                    f"i=0; while [ ! -e {pushed} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\n")
+    hook.chmod(0o755)
+    newer = "e" * 40
+    watcher = when(fetching.exists, lambda: (push_elsewhere(scenario, fake, fork=True), pushed.touch()))
+
+    body = f"/migbot verify {head}"
+    payload = scenario.event("issue_comment-on-pull-request/created.payload.json", body=body, author="maintainer")
+    payload["comment"]["id"] = scenario.comment_id = fake.add_comment(PR, body, login="maintainer")
+    run = scenario.run("issue_comment", payload, workspace)
+    watcher.join(5)
+
+    assert run.exit_code == 0, run.log
+    assert pushed.exists() and run.outputs["result"] == "refused"
+    [reply] = replies(scenario, fake)
+    assert f"moved from `{head}` to `{newer}` while migbot was preparing" in reply.body
+    assert "nothing was run" in reply.body and f"`/migbot verify {newer}`" in reply.body
+    assert fake.statuses(head) == fake.statuses(newer) == [] and ours(fake) == []
+    assert not (workspace / ".migbot/report.json").exists()
+    assert scenario.git_head(workspace) == scenario.base  # the default branch is checked out again
+
+
+def test_a_head_moved_during_the_run_leaves_the_newer_summary_alone(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull()
+    newer_summary = f"{MARKER}\n## Database Task Summary\nthe newer commit's result"
+    newer = "e" * 40
+
+    def newer_run_publishes():
+        push_elsewhere(scenario, fake)
+        fake.add_comment(PR, newer_summary, login=BOT, user_type="Bot")
+
+    watcher = when(lambda: bool(fake.statuses(head)), newer_run_publishes)  # once the run set its pending status
+    run = scenario.pull_request("opened")
+    watcher.join(5)
+
+    assert run.exit_code == 0, run.log
+    assert [c.body for c in ours(fake)] == [newer_summary]
+    assert not [w for w in fake.writes() if "/comments" in w.path]
+    assert [s.state for s in fake.statuses(head)] == ["pending", "success"]  # the verified commit's own status
+    assert fake.statuses(newer) == []
+    assert f"moved to `{newer}` while migbot verified `{head}`" in run.summary
+    assert "`orders`" in run.summary and run.outputs["result"] == "pass"
+
+
+def test_a_pinned_verify_whose_head_moved_during_the_run_replies_and_publishes_no_summary(scenario, fake):
+    add_orders(scenario.repo)
+    head = scenario.open_pull(fork=True)
+    newer = "e" * 40
+    watcher = when(lambda: bool(fake.statuses(head)), lambda: push_elsewhere(scenario, fake, fork=True))
+    run = scenario.comment(f"/migbot verify {head}", author="maintainer")
+    watcher.join(5)
+
+    assert run.exit_code == 0, run.log
+    [reply] = replies(scenario, fake)
+    assert f"moved from `{head}` to `{newer}` while migbot was verifying" in reply.body
+    assert f"comment `/migbot verify {newer}`" in reply.body
+    assert ours(fake) == [] and fake.statuses(newer) == []
+    assert [s.state for s in fake.statuses(head)] == ["pending", "success"]
+
+
+# --- the bot's own login -----------------------------------------------------------------------------
+APP_TOKEN, APP_BOT = "ghs_app_installation_token", "migbot-app[bot]"
+
+
+def add_an_index(scenario: Scenario) -> str:
+    scenario.repo.revision("0004", "0003", "op.create_index('ix_orders_note', 'orders', ['note'])",
+                           "op.drop_index('ix_orders_note', table_name='orders')", doc="index order notes")
+    scenario.repo.replace("app/models/order.py", "note: Mapped[str | None] = mapped_column(String(200))",
+                          "note: Mapped[str | None] = mapped_column(String(200), index=True)")
+    scenario.repo.commit("index notes")
+    return scenario.open_pull()
+
+
+def test_an_app_token_without_bot_login_edits_its_own_comment_on_the_next_run(scenario, fake):
+    fake.add_token(APP_TOKEN, APP_BOT)  # an installation token: GET /user answers 403
+    add_orders(scenario.repo)
+    scenario.open_pull()
+    assert scenario.pull_request("opened", token=APP_TOKEN).exit_code == 0
+    [first] = ours(fake, APP_BOT)
+
+    add_an_index(scenario)
+    run = scenario.pull_request("synchronize", token=APP_TOKEN)
+
+    assert run.exit_code == 0, run.log
+    [second] = ours(fake, APP_BOT)
+    assert second.id == first.id and "ix_orders_note" in second.body
+    assert [r.method for r in fake.writes() if "/comments" in r.path] == ["POST", "PATCH"]
+
+
+def test_an_app_token_leaves_a_summary_by_another_login_alone(scenario, fake):
+    """The repository used github.token before: that comment has the marker but is not the App's."""
+    fake.add_token(APP_TOKEN, APP_BOT)
+    add_orders(scenario.repo)
+    scenario.open_pull()
+    old = fake.add_comment(PR, f"{MARKER}\nan older summary", login=BOT, user_type="Bot")
+    run = scenario.pull_request("opened", token=APP_TOKEN)
+
+    assert run.exit_code == 0, run.log
+    assert {c.id: c.body for c in fake.comments(PR)}[old] == f"{MARKER}\nan older summary"
+    assert len(ours(fake, APP_BOT)) == 1
 
 
 def test_help_and_explain_need_no_permission(scenario, fake):

@@ -8,9 +8,16 @@ import pytest
 from shared_data import WEBHOOKS
 
 from migbot.github.api import Comment
-from migbot.github.commands import explain_reply, parse_command, unknown_reply
+from migbot.github.commands import (
+    commit_pin,
+    explain_reply,
+    head_moved_reply,
+    parse_command,
+    pinned_commit_problem,
+    unknown_reply,
+)
 from migbot.github.env import ActionEnv
-from migbot.github.events import CommentCommand, Ignore, VerifyCommits, VerifyPull, read_trigger
+from migbot.github.events import CommentCommand, Ignore, PullRequest, VerifyCommits, VerifyPull, read_trigger
 from migbot.github.publish import status_line
 from migbot.github.sticky import COMMENT_LIMIT, is_ours, project_marker
 from migbot.github.workflow import Workflow, annotation
@@ -122,6 +129,51 @@ def test_explain_a_check_and_a_typo():
     assert "Did you mean `model-drift`?" in explain_reply(parse_command("/migbot explain model-drif"))
 
 
+# --- the commit a /migbot verify names ------------------------------------------------------
+HEAD = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _pull(fork: bool) -> PullRequest:
+    return PullRequest(7, "b" * 40, HEAD, "main", "feature", fork)
+
+
+@pytest.mark.parametrize("args,pin", [
+    ([], None), (["please"], None), (["abc12"], None),  # too short to mean a commit
+    (["0123456"], "0123456"), ([f"`{HEAD.upper()}`"], HEAD), (["now", HEAD], HEAD),
+])
+def test_commit_pin(args, pin):
+    assert commit_pin(args) == pin
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_prefix_pin_is_refused_even_when_it_matches(fork):
+    why = pinned_commit_problem(_pull(fork), [HEAD[:39]])
+    assert "full 40-character SHA" in why and f"`/migbot verify {HEAD}`" in why
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_only_the_exact_head_runs(fork):
+    assert pinned_commit_problem(_pull(fork), [HEAD]) is None
+    assert pinned_commit_problem(_pull(fork), [HEAD.upper()]) is None
+    other = HEAD[:39] + "8"  # the same 39-character prefix
+    assert f"head is now `{HEAD}`, not `{other}`" in pinned_commit_problem(_pull(fork), [other])
+
+
+def test_a_fork_needs_a_pin_and_a_branch_does_not():
+    assert f"then comment `/migbot verify {HEAD}`" in pinned_commit_problem(_pull(True), [])
+    assert pinned_commit_problem(_pull(False), []) is None
+
+
+def test_head_moved_replies_name_both_commits_in_full():
+    newer = "f" * 40
+    pinned = head_moved_reply(HEAD, newer, pinned=True, ran=True)
+    assert f"from `{HEAD}` to `{newer}`" in pinned and f"`/migbot verify {newer}`" in pinned
+    assert "summary comment is left as it was" in pinned
+    branch = head_moved_reply(HEAD, newer, pinned=False, ran=False)
+    assert "nothing was run" in branch and f"The push verifies `{newer}` by itself" in branch
+    assert "could not confirm" in head_moved_reply(HEAD, "", pinned=True, ran=True)
+
+
 # --- workflow commands -------------------------------------------------------------------
 def test_annotation_escaping():
     line = annotation("error", "50% broke\r\nsecond line", file="alembic/versions/a,b:c.py", line=12,
@@ -174,6 +226,7 @@ def test_marker_and_ownership():
     assert is_ours(ours, marker, "github-actions[bot]")
     assert not is_ours(Comment(2, ours.body, "other-bot[bot]"), marker, "github-actions[bot]")
     assert not is_ours(Comment(3, f"> quoting\n{marker}", "github-actions[bot]"), marker, "github-actions[bot]")
+    assert is_ours(Comment(4, ours.body, "My-App[bot]"), marker, "my-app[bot]")  # logins ignore case
 
 
 def _report(findings: int, detail: str) -> Report:
@@ -206,6 +259,5 @@ def test_fit_shrinks_an_oversized_report():
 
 
 def test_status_line_names_failed_checks():
-    state, description = status_line(_report(1, "d"), "error")
+    state, description = status_line(_report(1, "d"))
     assert (state, description) == ("failure", "1 check failed: downgrade")
-    assert status_line(_report(1, "d"), "never")[0] == "success"

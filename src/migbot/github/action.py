@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from migbot.errors import EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_OK, MigbotError
 from migbot.github.api import GitHubAPI, ReadOnlyToken
 from migbot.github.checkout import fetch_pull, require_commits, restored_checkout, trust_workspace
-from migbot.github.commands import explain_reply, help_text, pinned_commit_problem, unknown_reply
+from migbot.github.commands import (
+    commit_pin,
+    explain_reply,
+    head_moved_reply,
+    help_text,
+    pinned_commit_problem,
+    unknown_reply,
+)
 from migbot.github.env import ActionEnv, restore_secrets, scrub_initial_environment
 from migbot.github.events import CommentCommand, Ignore, PullRequest, VerifyCommits, VerifyPull, read_trigger
 from migbot.github.install import install_project
@@ -69,7 +76,8 @@ class Bot:
         self.redact = Redactor(secrets)
         self.read_only: str | None = None  # why writes stopped, once a write was refused
         self._settled = False  # the final status of this run is set
-        self._login: str | None = None
+        self._login: str | None = None  # from GET /user (a personal token), when nothing was learned
+        self._told_login = False  # the bot-login input disagrees with the token: said once
 
     # --- comment commands -------------------------------------------------------
     def answer(self, event: CommentCommand) -> int:
@@ -82,7 +90,7 @@ class Bot:
         try:
             allowed = self.api.can_write(event.author)
             if not allowed:
-                print(f"migbot: @{event.author} has no write access; `{command.text}` is refused.")
+                self.workflow.echo(f"migbot: @{event.author} has no write access; `{command.text}` is refused.")
                 self._reply(event.number, f"@{event.author} Sorry, only people with write access to this "
                             "repository can run `/migbot verify`, because it runs this pull request's code. "
                             "A maintainer can run it for you.")
@@ -94,26 +102,39 @@ class Bot:
             return self._could_not_run(exc, None, reply_to=event.number)
         refusal = pinned_commit_problem(pull, command.args)
         if refusal:
-            self._reply(event.number, f"@{event.author} {refusal}")
-            self.workflow.set_outputs({"result": "refused"})
-            return EXIT_OK
-        fork = f" on the fork's commit `{pull.head_sha[:12]}`" if pull.fork else ""
+            return self._refuse(event, refusal)
+        sha = pull.head_sha  # the pinned commit, exactly, or a same-repository branch's head as of now
         with restored_checkout(self.env.workspace):
             try:
-                fetch_pull(self.env.workspace, pull.number, pull.base_ref, pull.head_sha, self.env.token)
+                fetch_pull(self.env.workspace, pull.number, pull.base_ref, sha, self.env.token)
+                # Right before the pull request's code runs: a push since the look above (the author's,
+                # after the writer's comment) stops the run; the fetched commit is still `sha` itself.
+                now = self.api.pull(event.number).head_sha
             except MigbotError as exc:
-                return self._could_not_run(exc, pull.head_sha, reply_to=event.number)
-            return self.verify_pull(pull, note=f"Verified at @{event.author}'s request (`{command.text}`){fork}.",
-                                    reply_to=event.number)
+                return self._could_not_run(exc, sha, reply_to=event.number)
+            if now != sha:
+                print(f"migbot: the head moved from {sha} to {now} before the run; nothing was run.")
+                pinned = commit_pin(command.args) is not None
+                return self._refuse(event, head_moved_reply(sha, now, pinned=pinned, ran=False))
+            where = "the fork's commit" if pull.fork else "commit"
+            return self.verify_pull(pull, note=f"Verified at @{event.author}'s request (`{command.text}`) "
+                                    f"on {where} `{sha}`.", command=event)
+
+    def _refuse(self, event: CommentCommand, why: str) -> int:
+        self._reply(event.number, f"@{event.author} {why}")
+        self.workflow.set_outputs({"result": "refused"})
+        return EXIT_OK
 
     # --- verification -----------------------------------------------------------
-    def verify_pull(self, pull: PullRequest, *, note: str | None = None, reply_to: int | None = None) -> int:
+    def verify_pull(self, pull: PullRequest, *, note: str | None = None,
+                    command: CommentCommand | None = None) -> int:
+        reply_to = command.number if command else None
         with self._final_status(pull.head_sha):
             self._status(pull.head_sha, "pending", "Verifying the migrations…")
             if self.read_only and pull.fork:
                 self.read_only = ("This pull request comes from a fork, so the workflow's token is read-only: "
                                   "migbot verified it but cannot comment or set the `migbot` status. A maintainer "
-                                  f"can comment `/migbot verify {pull.head_sha[:12]}` after reviewing this commit "
+                                  f"can comment `/migbot verify {pull.head_sha}` after reviewing this commit "
                                   "to publish the summary and the status (again after every push).")
             try:
                 require_commits(self.env.workspace, {"base": pull.base_sha, "head": pull.head_sha})
@@ -122,7 +143,7 @@ class Bot:
                 return self._could_not_run(exc, pull.head_sha, reply_to=reply_to)
             if note:
                 report.notes.insert(0, note)
-            return self._publish(report, pull.head_sha, pull.number)
+            return self._publish(report, pull.head_sha, pull.number, command)
 
     def verify_commits(self, group: VerifyCommits) -> int:
         with self._final_status(group.head_sha):
@@ -161,7 +182,7 @@ class Bot:
             progress = TerminalProgress(stream=sys.stdout)
             try:
                 return verify(VerifyOptions(repo=self.env.workspace, base=base, head=head,
-                                            database_url=self.env.database_url, config_path=self.env.config,
+                                            database_url=self.env.database_url, config_in_repo=self.env.config,
                                             base_label=base_label, head_label=head_label), progress=progress)
             finally:
                 progress.close()
@@ -172,7 +193,8 @@ class Bot:
                 remove_temp_dir(venv)
 
     # --- publishing -------------------------------------------------------------
-    def _publish(self, report: Report, head_sha: str, number: int | None) -> int:
+    def _publish(self, report: Report, head_sha: str, number: int | None,
+                 command: CommentCommand | None = None) -> int:
         fails = failing(report, self.env.fail_on)
         result = "fail" if fails else "pass"
         report_path = self.env.workspace / REPORT_PATH
@@ -188,38 +210,83 @@ class Bot:
         summary = self._markdown(report, head_sha, STEP_SUMMARY_LIMIT, "the full JSON report is in the job's "
                                  f"`{REPORT_PATH}`")
         self.workflow.set_outputs(outputs(report, result, REPORT_PATH))
-        if number is not None:
-            self._comments(report, number, head_sha)
-        state, description = status_line(report, self.env.fail_on)
+        moved = None
+        if number is not None and not self.read_only and (command or self.env.comment != "never"):
+            # An older run must not replace a newer commit's summary: look right before publishing.
+            moved = self._moved_head(number, head_sha)
+            if moved is None:
+                moved = self._comments(report, number, head_sha)
+        if moved is not None:
+            self._left_for_newer(head_sha, moved, command)
+        # Statuses are per commit: this one goes on the verified commit, whatever the head is now.
+        state, description = status_line(report)
         status_failed = self._status(head_sha, state, description)
         self._settled = True
-        self.workflow.add_summary((f"> [!NOTE]\n> {self.read_only}\n\n" if self.read_only else "") + summary)
+        notes = [text for text in (self.read_only, self._moved_note(head_sha, moved)) if text]
+        self.workflow.add_summary("".join(f"> [!NOTE]\n> {text}\n\n" for text in notes) + summary)
         if self.read_only:
             self.workflow.warning(self.read_only)
         if status_failed:
             return EXIT_INFRA
         return EXIT_CHECKS_FAILED if fails else EXIT_OK
 
-    def _comments(self, report: Report, number: int, head_sha: str) -> None:
+    def _comments(self, report: Report, number: int, head_sha: str) -> str | None:
+        """Publish each project's summary; returns the new head when it moved before a write (the
+        rest are then left alone), else None."""
         if self.env.comment == "never" or self.read_only:
-            return
+            return None
         for project in report.projects:
             marker = project_marker(project.alembic_ini)
             try:
                 existing = find_comment(self.api, number, marker, self.bot_login)
                 if existing is None and self.env.comment == "changes" and not worth_a_comment(project):
-                    print(f"migbot: no comment for {project.alembic_ini}: the pull request changes no revision "
+                    self.workflow.echo(f"migbot: no comment for {project.alembic_ini}: the pull request changes no revision "
                           "files and every check passed.")
                     continue
                 body = self._markdown(report.for_project(project), head_sha, COMMENT_LIMIT,
                                       f"the full report is in [the run's summary]({self.env.run_url})", marker)
+                moved = self._moved_head(number, head_sha)  # again, right before this write
+                if moved is not None:
+                    return moved
                 done = upsert_comment(self.api, number, marker, self.bot_login, body, existing)
-                print(f"migbot: Database Task Summary comment for {project.alembic_ini}: {done}.")
+                self.workflow.echo(f"migbot: Database Task Summary comment for {project.alembic_ini}: {done}.")
             except ReadOnlyToken as exc:
                 self._refused(exc)
-                return
+                return None
             except MigbotError as exc:
                 self.workflow.warning(self.redact(f"Could not publish the summary comment: {exc.message}"))
+        return None
+
+    def _moved_head(self, number: int, verified: str) -> str | None:
+        """The pull request's head now, when it is no longer the verified commit; else None.
+
+        When GitHub does not say, the summary is not touched either: skipping an edit never hides
+        a newer result, while an edit could."""
+        try:
+            head = self.api.pull(number).head_sha
+        except MigbotError as exc:
+            self.workflow.warning(self.redact(f"migbot could not read pull request #{number} again "
+                                              f"({exc.message}), so it leaves the summary comment as it is."))
+            return ""  # moved, as far as migbot can tell
+        return None if head == verified else head
+
+    def _left_for_newer(self, verified: str, head: str, command: CommentCommand | None) -> None:
+        print(f"migbot: the pull request's head is now {head or 'unknown'}, not the verified {verified}: the "
+              "summary comment is left for the newer commit; the status goes on the verified commit only.")
+        if command is not None:
+            pinned = commit_pin(command.command.args) is not None
+            self._reply(command.number, f"@{command.author} " + head_moved_reply(
+                verified, head, pinned=pinned, ran=True) + f" The result for `{verified}` is in "
+                f"[the run's summary]({self.env.run_url}).")
+
+    @staticmethod
+    def _moved_note(verified: str, head: str | None) -> str | None:
+        if head is None:
+            return None
+        now = f"moved to `{head}`" if head else "could not be read again"
+        return (f"The pull request's head {now} while migbot verified `{verified}`: this summary "
+                "was not posted to the pull request, so that it cannot replace a newer one, and the `migbot` "
+                f"status is set on `{verified}` only.")
 
     def _markdown(self, report: Report, head_sha: str, limit: int, where_full: str, marker: str | None = None) -> str:
         extra = {"marker": marker} if marker else {}
@@ -248,11 +315,22 @@ class Bot:
     # --- writes -----------------------------------------------------------------
     @property
     def bot_login(self) -> str:
-        """Whose comment is ours. Installation tokens (ghs_: github.token, App tokens) cannot read
-        GET /user; github.token comments as github-actions[bot], an App needs the bot-login input."""
+        """Whose comment is ours: first the login GitHub answered this run's own writes with (the
+        pending status comes before any comment); else the bot-login input; else GET /user, which
+        installation tokens (ghs_: github.token, App tokens) cannot read; else github.token's
+        github-actions[bot]. GET /app, an App's slug, answers only the App's JWT, never a token."""
+        learned, configured = self.api.actor, self.env.bot_login
+        if learned:
+            if configured and configured.lower() != learned.lower() and not self._told_login:
+                self._told_login = True
+                self.workflow.warning(f"The bot-login input is {configured}, but this token writes as {learned}: "
+                                      f"migbot looks for {learned}'s comment. Fix or remove bot-login.")
+            return learned
+        if configured:
+            return configured
         if self._login is None:
             installation = self.env.token.startswith("ghs_")
-            self._login = self.env.bot_login or (None if installation else self.api.login()) or DEFAULT_BOT_LOGIN
+            self._login = (None if installation else self.api.login()) or DEFAULT_BOT_LOGIN
         return self._login
 
     def _status(self, sha: str, state: str, description: str) -> bool:

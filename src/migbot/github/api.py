@@ -60,6 +60,9 @@ class GitHubAPI:
         self._repo = self._github.get_repo(repository)
         self._repo_once = Github(retry=_retry(server_errors=False), **common).get_repo(repository)
         self._token = token
+        # Who this token writes as, read from GitHub's answers to its writes (a status's creator, a
+        # comment's or a reaction's user): the one reliable source for an App's installation token.
+        self.actor: str | None = None
 
     # --- reads ----------------------------------------------------------------
     def pull(self, number: int) -> PullRequest:
@@ -97,23 +100,39 @@ class GitHubAPI:
     # --- writes ---------------------------------------------------------------
     def react(self, number: int, comment_id: int, content: str) -> None:
         comment = self._repo.get_issue(number).get_comment(comment_id)
-        self._call("react to the comment", lambda: comment.create_reaction(content))
+        reaction = self._call("react to the comment", lambda: comment.create_reaction(content))
+        self._learn(reaction.user)
 
-    def create_comment(self, number: int, body: str) -> int:
+    def create_comment(self, number: int, body: str) -> Comment:
         issue = self._repo_once.get_issue(number)
-        return self._call("post a comment", lambda: issue.create_comment(body).id)
+        item = self._call("post a comment", lambda: issue.create_comment(body))
+        author = self._learn(item.user)
+        return Comment(item.id, item.body or "", author or "", item)
 
     def edit_comment(self, comment: Comment, body: str) -> None:
         self._call("edit the comment", lambda: comment._handle.edit(body))
+        self._learn(comment._handle.user)
 
     def set_status(self, sha: str, state: str, description: str, target_url: str | None,
                    context: str = "migbot") -> None:
         if len(description) > 140:  # GitHub rejects longer descriptions
             description = description[:139] + "…"
         commit = self._repo.get_commit(sha)
-        self._call(f"set the {context} status", lambda: commit.create_status(
+        status = self._call(f"set the {context} status", lambda: commit.create_status(
             state=state, description=description, context=context,
             **({"target_url": target_url} if target_url else {})))
+        self._learn(status.creator)
+
+    def _learn(self, user) -> str | None:
+        """Note the login GitHub says made a write (the token's own); never fails the write."""
+        try:
+            login = user.login if user is not None else None
+        except Exception:  # noqa: BLE001 - an odd answer: learn nothing
+            login = None
+        if isinstance(login, str) and login:
+            self.actor = login
+            return login
+        return None
 
     # --- errors ---------------------------------------------------------------
     def _call(self, what: str, fn):

@@ -11,8 +11,9 @@ from migbot.catalog import BY_ID
 
 PREFIX = "/migbot"
 COMMANDS = {
-    "verify": "verify this pull request's migrations again and update the summary; `/migbot verify SHA` "
-              "runs only if SHA is still the head (required for a pull request from a fork)",
+    "verify": "verify this pull request's migrations again and update the summary; `/migbot verify SHA`, "
+              "with the commit's full 40-character SHA, runs only if SHA is still the head (required for a "
+              "pull request from a fork)",
     "help": "show this help",
     "explain": "`/migbot explain CHECK-ID`: what a check catches, why it matters and how to fix it",
 }
@@ -71,17 +72,47 @@ def explain_reply(command: Command) -> str:
             f"Default level: {spec.default.value}.")
 
 
+SHA_LENGTH = 40
+_SHA_LIKE = re.compile(r"[0-9a-f]{7,64}")  # what a writer means as a commit: a prefix, a SHA-1 or a SHA-256
+
+
+def commit_pin(args: list[str]) -> str | None:
+    """The commit `/migbot verify SHA` names, in lower case (possibly too short), or None."""
+    words = (a.strip("`").lower() for a in args)
+    return next((w for w in words if _SHA_LIKE.fullmatch(w)), None)
+
+
 def pinned_commit_problem(pull, args: list[str]) -> str | None:
     """Why `/migbot verify [SHA]` must not run now, or None.
 
     A fork's code runs with the workflow's write token, so the writer names the commit they
-    reviewed, and a push after their comment cannot slip in unreviewed code."""
-    pin = next((a.lower() for a in args if re.fullmatch(r"[0-9a-fA-F]{7,40}", a)), None)
-    head = pull.head_sha[:12]
-    if pin is not None and not pull.head_sha.lower().startswith(pin):
-        return (f"The pull request's head is now `{head}`, not `{pin[:12]}`: nothing was run. Review the new "
-                f"commits, then comment `{PREFIX} verify {head}`.")
+    reviewed, and a push after their comment cannot slip in unreviewed code. Only the full SHA
+    counts: an author who knows a prefix can make another commit with the same prefix."""
+    pin = commit_pin(args)
+    head = pull.head_sha
+    again = f"`{PREFIX} verify {head}`"
+    if pin is not None and len(pin) != SHA_LENGTH:
+        return (f"`{PREFIX} verify` needs the commit's full {SHA_LENGTH}-character SHA, not `{pin}`: a shorter "
+                "prefix can also match another commit, pushed after your comment, so nothing was run. The pull "
+                f"request's head is now `{head}`. If that is the commit you reviewed, comment {again}.")
+    if pin is not None and pin != head.lower():
+        return (f"The pull request's head is now `{head}`, not `{pin}`: nothing was run. Review the new "
+                f"commits, then comment {again}.")
     if pin is None and pull.fork:
         return (f"This pull request comes from a fork, and `{PREFIX} verify` runs its code with this workflow's "
-                f"write token. Review its head commit `{head}`, then comment `{PREFIX} verify {head}`.")
+                f"write token. Review its head commit `{head}`, then comment {again}.")
     return None
+
+
+def head_moved_reply(verified: str, head: str, *, pinned: bool, ran: bool) -> str:
+    """Why a `/migbot verify` stopped: the pull request's head is no longer the commit it took
+    (head "" when GitHub did not say what it is)."""
+    what = ("migbot verified it, but published nothing for the pull request: the summary comment is left "
+            f"as it was, and only `{verified}` got its commit status" if ran else "nothing was run")
+    if not head:
+        return (f"migbot could not confirm that the pull request's head is still `{verified}` after verifying it: "
+                f"{what}. Comment `{PREFIX} verify {verified}` to try again.")
+    after = (f"Review the new commits, then comment `{PREFIX} verify {head}`." if pinned else
+             f"The push verifies `{head}` by itself, or comment `{PREFIX} verify` again.")
+    return (f"The pull request's head moved from `{verified}` to `{head}` while migbot was "
+            f"{'verifying' if ran else 'preparing'} `{PREFIX} verify`: {what}. {after}")

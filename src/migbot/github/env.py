@@ -90,7 +90,7 @@ class ActionEnv:
     token: str
     output_path: Path | None
     summary_path: Path | None
-    config: Path | None
+    config: str | None  # a file of the repository: policy read from the base branch, the rest from head
     database_url: str | None
     install: str
     fail_on: str
@@ -145,7 +145,7 @@ class ActionEnv:
             token=token,
             output_path=path_of("GITHUB_OUTPUT"),
             summary_path=path_of("GITHUB_STEP_SUMMARY"),
-            config=(workspace / config) if config else None,
+            config=config or None,
             database_url=database_url,
             install=_input(environ, "install"),
             fail_on=_choice(environ, "fail-on", FAIL_ON),

@@ -1,7 +1,8 @@
 """One Database Task Summary comment per pull request and Alembic project, edited in place.
 
 The comment is ours when its first line is the project's hidden marker and its author is
-the bot's login: another bot's comment that quotes the same words is never touched.
+the bot's login (the bot-login input, or the login GitHub answered one of this run's writes
+with): another bot's comment that quotes the same words is never touched.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def project_marker(alembic_ini: str) -> str:
 
 def is_ours(comment: Comment, marker: str, bot_login: str) -> bool:
     lines = comment.body.lstrip().splitlines()
-    return comment.author == bot_login and bool(lines) and lines[0].strip() == marker
+    # GitHub's logins are case-insensitive; the input may be spelled differently from the API's answer.
+    return comment.author.lower() == bot_login.lower() and bool(lines) and lines[0].strip() == marker
 
 
 def find_comment(api: GitHubAPI, number: int, marker: str, bot_login: str) -> Comment | None:
