@@ -37,6 +37,7 @@ from migbot.redact import Redactor
 from migbot.report.build import build_project_report
 from migbot.report.model import Counts, ProjectReport, Refs as ReportRefs, Report
 from migbot.run.context import RunContext
+from migbot.run.environment import allowlisted, inherited
 from migbot.run.project import ProjectRun
 
 
@@ -49,6 +50,8 @@ class VerifyOptions:
     timeout: float | None = None
     config_path: Path | None = None  # a local file the user chose: trusted as it is
     config_in_repo: str | None = None  # a file of the repository (the Action's `config` input), read from git
+    # The project's code gets only an allowlisted environment (the Action), not the caller's own.
+    allowlisted_env: bool = False
     # How the report names the two sides when base and head are bare SHAs (the Action's case).
     base_label: str | None = None
     head_label: str | None = None
@@ -77,7 +80,8 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
                  *([Path(os.environ["MIGBOT_PG_TMPDIR"])] if os.environ.get("MIGBOT_PG_TMPDIR") else [])])
     workdir = claim_temp_dir("migbot-")
     server = None
-    ctx = RunContext(repo, timeout=timeout, progress=progress, workdir=workdir, redact=redact)
+    ctx = RunContext(repo, timeout=timeout, progress=progress, workdir=workdir, redact=redact,
+                     project_environ=allowlisted() if options.allowlisted_env else inherited())
     # The branch has nothing of its own when head is the merge-base: say so, skip the live run.
     nothing_new = refs.head == refs.merge_base
     try:

@@ -21,6 +21,11 @@ HISTORY_HINT = (
 )
 
 
+# Every git migbot runs ignores the repository's hooks and fsmonitor: a pull request's code may
+# have planted them, and the steps after migbot's (holding the token) must not run them either.
+SAFE_GIT = ("git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
 @dataclass(frozen=True)
 class Change:
     status: str  # A, M, D, R (rename), T (type change)
@@ -55,7 +60,8 @@ class GitRepo:
     def _git(self, *args: str, cwd: Path | None = None, input: bytes | None = None, text: bool = True,
              strip: bool = True):
         result = subprocess.run(
-            ["git", *args], cwd=cwd or self.root, capture_output=True, input=input, text=text and input is None
+            [*SAFE_GIT, *args], cwd=cwd or self.root, capture_output=True, input=input, text=text and input is None,
+            check=False,
         )
         if result.returncode != 0:
             err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode(errors="replace")
@@ -226,7 +232,8 @@ class GitRepo:
         """
         env = {**os.environ, "GIT_INDEX_FILE": str(index_file)}
         for args in (["read-tree", commit], ["checkout-index", "--all", "--force", f"--prefix={path}/"]):
-            result = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, text=True)
+            result = subprocess.run([*SAFE_GIT, *args], cwd=self.root, env=env, capture_output=True, text=True,
+                                    check=False)
             if result.returncode != 0:
                 raise InfraError(f"Could not check out {commit[:12]} into {path}: {result.stderr.strip()}")
         index_file.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-from migbot.discover.git import HISTORY_HINT
+from migbot.discover.git import HISTORY_HINT, SAFE_GIT
 from migbot.errors import InfraError, UsageError
 
 
@@ -31,7 +31,7 @@ def _git(repo: Path, *args: str, check: bool = True, config: dict[str, str] | No
         count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
         env.update({f"GIT_CONFIG_KEY_{count}": key, f"GIT_CONFIG_VALUE_{count}": value,
                     "GIT_CONFIG_COUNT": str(count + 1)})
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
+    result = subprocess.run([*SAFE_GIT, *args], cwd=repo, capture_output=True, text=True, env=env, check=False)
     if check and result.returncode != 0:
         raise error(f"git {' '.join(args)} failed in {repo}: "
                     f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")

@@ -50,10 +50,11 @@ class Worker:
     """A worker process. spawn() starts the interpreter, which imports Alembic and
     SQLAlchemy straight away; configure() then hands it a tree (WorkerSpec)."""
 
-    def __init__(self, python: str, log_path: Path, timeout: float):
+    def __init__(self, python: str, log_path: Path, timeout: float, base_env: dict[str, str]):
         self.python = python
         self.log_path = log_path
         self.timeout = timeout
+        self.base_env = base_env  # what the project's code starts with (run.environment)
         self.spec: WorkerSpec | None = None
         self.process: subprocess.Popen | None = None
         self._reply_fd: int | None = None
@@ -65,9 +66,9 @@ class Worker:
     # --- life cycle -----------------------------------------------------------------
     def spawn(self) -> None:
         read_fd, write_fd = os.pipe()
-        # The project sees neither migbot's own settings (MIGBOT_DATABASE_URL holds the
-        # lent server's admin credentials) nor an interactive start-up file.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MIGBOT_") and k != "PYTHONSTARTUP"}
+        # The project never sees migbot's own settings (MIGBOT_DATABASE_URL holds the lent
+        # server's admin credentials): run.environment says what it sees instead.
+        env = dict(self.base_env)
         env["MIGBOT_PROTOCOL_FD"] = str(write_fd)
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         try:

@@ -27,8 +27,10 @@ from migbot.snapshot.dump import Dumper
 
 
 class RunContext:
-    def __init__(self, repo: GitRepo, *, timeout: float, progress: Progress, workdir: Path, redact: Redactor):
+    def __init__(self, repo: GitRepo, *, timeout: float, progress: Progress, workdir: Path, redact: Redactor,
+                 project_environ: dict[str, str]):
         self.repo = repo
+        self.project_environ = project_environ  # what the project's code starts with (run.environment)
         self.timeout = timeout
         self.progress = progress
         self.workdir = workdir
@@ -90,7 +92,8 @@ class RunContext:
             self._idle.append(worker)
 
     def _new_worker(self, python: str) -> Worker:
-        worker = Worker(python, self.workdir / f"worker-{len(self._workers)}.log", timeout=self.timeout)
+        worker = Worker(python, self.workdir / f"worker-{len(self._workers)}.log", timeout=self.timeout,
+                        base_env=self.project_environ)
         self._workers.append(worker)
         return worker
 
