@@ -7,17 +7,23 @@ keeps them), the runner's checkout of it (the workspace), a real webhook payload
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import Repo, make_repo, run_migbot
 from shared_data import WEBHOOKS
 from fakegithub import DEFAULT_TOKEN, FakeGitHub
+from fakegithub.webhooks import workflow_run_completed
 
 PR = 7
 RUN_ID = "4242"
+VERIFY_RUN_ID = 5151  # the verify workflow's run, whose artifact a publish run reads
+ARTIFACT = "migbot-report"
+FORK_OWNER = "octocat"  # FakeGitHub.add_pull's default author: a fork's head repository is theirs
 
 
 @dataclass
@@ -53,6 +59,29 @@ def webhook(name: str, full_name: str, *, number: int = PR, base: tuple[str, str
         pr["base"].update(sha=base[0], ref=base[1])
         pr["base"]["repo"]["full_name"] = full_name
     return payload
+
+
+def upload_artifact(folder: Path) -> bytes:
+    """The zip actions/upload-artifact makes of a folder: its files, named relative to it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def zip_of(files: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -164,3 +193,38 @@ class Scenario:
         payload = self.event("issue_comment-on-pull-request/created.payload.json", body=body, author=author)
         payload["comment"]["id"] = self.comment_id = self.fake.add_comment(PR, body, login=author)
         return self.run("issue_comment", payload, workspace, **kwargs)
+
+    # --- the split setup: a verify workflow, then a publish workflow on workflow_run ----------------
+    def verify_job(self, action: str = "opened", **kwargs) -> ActionRun:
+        """`mode: verify` on a pull_request event: the pull request's head checked out, a read-only token."""
+        self.fake.add_token("ghs_read_only_token", "github-actions[bot]", read_only=True)
+        kwargs.setdefault("token", "ghs_read_only_token")
+        kwargs["inputs"] = {"mode": "verify", **kwargs.get("inputs", {})}
+        return self.pull_request(action, **kwargs)
+
+    def publish_job(self, artifact: bytes | None, *, head: str | None = None, fork: bool = False,
+                    conclusion: str = "success", listed: bool | None = None, workspace: Path | None = None,
+                    event: str = "pull_request", size_in_bytes: int | None = None, expired: bool = False,
+                    **kwargs) -> ActionRun:
+        """`mode: publish` on the verify run's workflow_run event, with `artifact` (None: the run left none).
+
+        listed: whether GitHub names the pull request in workflow_run.pull_requests (never for a fork)."""
+        head = head or self.head
+        self.fake.add_run(VERIFY_RUN_ID)
+        if artifact is not None:
+            self.fake.add_artifact(VERIFY_RUN_ID, ARTIFACT, artifact, head_sha=head, size_in_bytes=size_in_bytes,
+                                   expired=expired)
+        listed = (not fork) if listed is None else listed
+        pulls = [{"number": PR, "head_sha": head, "head_ref": self.head_ref}] if listed and event == "pull_request" else []
+        payload = workflow_run_completed(self.fake, run_id=VERIFY_RUN_ID, head_sha=head, head_branch=self.head_ref,
+                                         event=event, conclusion=conclusion,
+                                         head_owner=FORK_OWNER if fork else None, pulls=pulls)
+        if workspace is None:  # the publish job checks nothing out
+            workspace = self.tmp / "publish-workspace"
+            workspace.mkdir(exist_ok=True)
+        kwargs["inputs"] = {"mode": "publish", **kwargs.get("inputs", {})}
+        return self.run("workflow_run", payload, workspace, sha=self.base, **kwargs)
+
+    @property
+    def verify_run_url(self) -> str:
+        return f"https://github.com/{self.fake.full_name}/actions/runs/{VERIFY_RUN_ID}"

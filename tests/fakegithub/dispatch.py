@@ -56,6 +56,8 @@ class Dispatcher:
         if reply is None:
             reply = self._answer(request)
             reply = self.failures.take(method, request.path, after_handling=True) or reply
+            if request.operation is not None:
+                self.failures.run_after(request.operation.operation_id)
         self._add_standard_headers(reply, request.token)
         with self.state.lock:
             self.state.requests.append(RecordedRequest(

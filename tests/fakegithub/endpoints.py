@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,16 @@ from urllib.parse import urlencode
 
 from .payloads import Payloads
 from .reply import ApiError, Reply
-from .state import PERMISSION_OF_ROLE, Comment, Reaction, State, Status, Token
+from .state import (
+    PERMISSION_OF_ROLE,
+    Artifact,
+    Comment,
+    Pull,
+    Reaction,
+    State,
+    Status,
+    Token,
+)
 
 MAX_COMMENT_LENGTH = 65536
 MAX_STATUS_DESCRIPTION = 140
@@ -43,6 +53,50 @@ def get_pull(call: Call) -> Reply:
     if pull is None:
         raise ApiError(404, "Not Found")
     return Reply(200, call.payloads.pull(pull))
+
+
+def list_pulls(call: Call) -> Reply:
+    """GET /pulls: `state` (open by default), `head` as "owner:branch" (a fork's owner for its branch),
+    `base`; newest first, as GitHub sorts by creation."""
+    state, head, base = (call.query.get(name, [default])[-1] for name, default in
+                         (("state", "open"), ("head", None), ("base", None)))
+    pulls = sorted(call.state.pulls.values(), key=lambda p: p.number, reverse=True)
+    if state != "all":
+        pulls = [p for p in pulls if p.state == state]
+    if head is not None:
+        owner, _, ref = head.partition(":")
+        if not ref:  # GitHub wants owner:ref; a bare ref matches nothing
+            pulls = []
+        pulls = [p for p in pulls if _head_owner(call.state, p).lower() == owner.lower() and p.head_ref == ref]
+    if base is not None:
+        pulls = [p for p in pulls if p.base_ref == base]
+    page, link = _paginate(call, pulls)
+    return Reply(200, [call.payloads.pull_simple(p) for p in page], {"link": link} if link else {})
+
+
+def list_run_artifacts(call: Call) -> Reply:
+    run_id = int(call.params["run_id"])
+    if run_id not in call.state.runs:
+        raise ApiError(404, "Not Found")
+    artifacts = sorted((a for a in call.state.artifacts.values() if a.run_id == run_id), key=lambda a: a.id)
+    if "name" in call.query:
+        artifacts = [a for a in artifacts if a.name == call.query["name"][-1]]
+    page, link = _paginate(call, artifacts)
+    return Reply(200, {"total_count": len(artifacts), "artifacts": [call.payloads.artifact(a) for a in page]},
+                 {"link": link} if link else {})
+
+
+def download_artifact(call: Call) -> Reply:
+    """A 302 to a signed link on another host (GitHub's is blob storage, valid for a minute); the
+    link itself is the authorization there."""
+    artifact = _artifact(call)
+    if call.params["archive_format"] != "zip":
+        raise ApiError(404, "Not Found")
+    if artifact.expired:
+        raise ApiError(410, "Artifact has expired")
+    key = secrets.token_urlsafe(16)
+    call.state.blob_links[key] = artifact.id
+    return Reply(302, None, {"location": f"{call.state.blob_base}/artifacts/{artifact.id}/{key}.zip"})
 
 
 def list_comments(call: Call) -> Reply:
@@ -125,6 +179,9 @@ def get_authenticated_user(call: Call) -> Reply:
 ENDPOINTS: dict[str, Callable[[Call], Reply]] = {
     "repos/get": get_repository,
     "pulls/get": get_pull,
+    "pulls/list": list_pulls,
+    "actions/list-workflow-run-artifacts": list_run_artifacts,
+    "actions/download-artifact": download_artifact,
     "issues/list-comments": list_comments,
     "issues/create-comment": create_comment,
     "issues/get-comment": get_comment,
@@ -141,6 +198,17 @@ def _issue_number(call: Call) -> int:
     if number not in call.state.pulls:
         raise ApiError(404, "Not Found")
     return number
+
+
+def _head_owner(state: State, pull: Pull) -> str:
+    return pull.author if pull.fork else state.owner
+
+
+def _artifact(call: Call) -> Artifact:
+    artifact = call.state.artifacts.get(int(call.params["artifact_id"]))
+    if artifact is None:
+        raise ApiError(404, "Not Found")
+    return artifact
 
 
 def _comment(call: Call) -> Comment:

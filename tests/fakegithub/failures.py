@@ -32,6 +32,7 @@ class Failures:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
+        self._after: list[list] = []  # [operation_id, requests to wait for, callback]
 
     def add(self, method: str, path_pattern: str, count: int, make: Callable[[], Reply],
             after_handling: bool = False) -> None:
@@ -49,6 +50,24 @@ class Failures:
                         self._rules.remove(rule)
                     return rule.make()
         return None
+
+
+    def add_after(self, operation_id: str, nth: int, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._after.append([operation_id, nth, callback])
+
+    def run_after(self, operation_id: str) -> None:
+        """Run the callbacks due after this request: before its answer leaves, so deterministically."""
+        due = []
+        with self._lock:
+            for hook in list(self._after):
+                if hook[0] == operation_id:
+                    hook[1] -= 1
+                    if hook[1] == 0:
+                        self._after.remove(hook)
+                        due.append(hook[2])
+        for callback in due:
+            callback()
 
 
 def server_error(status: int) -> Reply:

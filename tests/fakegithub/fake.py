@@ -8,11 +8,13 @@ from typing import Self
 
 from .dispatch import Dispatcher
 from .failures import Failures, rate_limited, secondary_rate_limited, server_error
-from .server import Server
+from .server import BlobServer, Server
 from .spec import load_spec, spec_path
 from .state import (
     ACTIONS_BOT,
     ROLES,
+    Artifact,
+    BlobRequest,
     Comment,
     Pull,
     Reaction,
@@ -39,6 +41,7 @@ class FakeGitHub:
         self._state = State(owner, repo, private, default_branch)
         self._failures = Failures()
         self._server: Server | None = None
+        self._blobs: BlobServer | None = None
         self.add_token(DEFAULT_TOKEN, ACTIONS_BOT)
 
     # lifecycle
@@ -46,12 +49,19 @@ class FakeGitHub:
     def start(self) -> Self:
         self._server = Server()
         self._server.start(Dispatcher(self.spec, self._state, self._failures, self._server.url))
+        self._blobs = BlobServer(self._state)  # another host (port): where artifact downloads redirect
+        self._blobs.start()
+        with self._state.lock:
+            self._state.blob_base = self._blobs.url
         return self
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._blobs is not None:
+            self._blobs.stop()
+            self._blobs = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -105,6 +115,23 @@ class FakeGitHub:
         with self._state.lock:
             self._state.commits.add(sha)
 
+    def add_run(self, run_id: int) -> None:
+        """A workflow run of this repository (its artifacts can then be listed)."""
+        with self._state.lock:
+            self._state.runs.add(run_id)
+
+    def add_artifact(self, run_id: int, name: str, data: bytes, *, head_sha: str = "", expired: bool = False,
+                     size_in_bytes: int | None = None) -> int:
+        """An artifact of run `run_id` (added if new), holding the zip `data`; returns its id.
+        size_in_bytes: what GitHub reports, when a test wants it to differ from len(data)."""
+        with self._state.lock:
+            self._state.runs.add(run_id)
+            artifact = Artifact(self._state.new_id(), run_id, name, data,
+                                len(data) if size_in_bytes is None else size_in_bytes, expired, head_sha,
+                                self._state.now())
+            self._state.artifacts[artifact.id] = artifact
+            return artifact.id
+
     def add_comment(self, issue_number: int, body: str, login: str = "octocat", user_type: str = "User") -> int:
         """An existing comment on a pull request; returns its id."""
         with self._state.lock:
@@ -133,6 +160,11 @@ class FakeGitHub:
                                   retry_after: int = 1, status: int = 403) -> None:
         """Secondary rate limit: 403 (or 429) with retry-after."""
         self._failures.add(method, path_pattern, count, lambda: secondary_rate_limited(status, retry_after))
+
+    def after(self, operation_id: str, callback, nth: int = 1) -> None:
+        """Run `callback` (a change on GitHub's side) once the `nth` request for `operation_id` (say
+        "pulls/get") has been answered here, before the client receives that answer."""
+        self._failures.add_after(operation_id, nth, callback)
 
     # inspection
 
@@ -166,6 +198,12 @@ class FakeGitHub:
     def reactions(self, comment_id: int) -> list[Reaction]:
         with self._state.lock:
             return [r for r in self._state.reactions if r.comment_id == comment_id]
+
+    @property
+    def blob_requests(self) -> list[BlobRequest]:
+        """Requests to the artifact storage host (not the API): a download's second step."""
+        with self._state.lock:
+            return list(self._state.blob_requests)
 
     def assert_no_violations(self) -> None:
         problems = self.violations + [f"not implemented by the fake: {u}" for u in self.unimplemented]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +11,7 @@ from .spec import Spec
 from .state import (
     PERMISSION_OF_ROLE,
     ROLES,
+    Artifact,
     Comment,
     Pull,
     Reaction,
@@ -88,6 +90,24 @@ class Payloads:
                  "review_comments": f"{api}/comments", "commits": f"{api}/commits", "statuses": statuses,
                  "review_comment": data["_links"]["review_comment"]["href"]}
         data["_links"] = {name: {"href": href} for name, href in links.items()}
+        return data
+
+    def pull_simple(self, pull: Pull) -> dict[str, Any]:
+        """A pull request as GET /pulls lists it: the fields of pull-request-simple only."""
+        fields = self.spec.document["components"]["schemas"]["pull-request-simple"]["properties"]
+        data = self.pull(pull)
+        return {key: value for key, value in data.items() if key in fields} | {"auto_merge": None}
+
+    def artifact(self, artifact: Artifact) -> dict[str, Any]:
+        data = self._example("artifact", self.state.full_name)
+        api = f"{self.repo_api}/actions/artifacts/{artifact.id}"
+        data.update(id=artifact.id, node_id=_node_id("Artifact", artifact.id), name=artifact.name,
+                    size_in_bytes=artifact.size_in_bytes, url=api, archive_download_url=f"{api}/zip",
+                    expired=artifact.expired, created_at=artifact.created_at, updated_at=artifact.created_at,
+                    expires_at=artifact.created_at,  # (GitHub keeps them 90 days: no test looks)
+                    digest=f"sha256:{hashlib.sha256(artifact.data).hexdigest()}",
+                    workflow_run={"id": artifact.run_id, "repository_id": 1296269, "head_repository_id": 1296269,
+                                  "head_branch": "main", "head_sha": artifact.head_sha})
         return data
 
     def comment(self, comment: Comment) -> dict[str, Any]:

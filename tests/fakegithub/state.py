@@ -81,6 +81,29 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A workflow run's artifact: its zip, as actions/upload-artifact stored it."""
+
+    id: int
+    run_id: int
+    name: str
+    data: bytes
+    size_in_bytes: int  # what GitHub reports (a test may make it differ from the data)
+    expired: bool
+    head_sha: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class BlobRequest:
+    """A request to the artifact storage host the download redirects to (not the API)."""
+
+    path: str
+    authorization: str | None
+    status: int
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     method: str
     path: str
@@ -106,6 +129,11 @@ class State:
     comments: dict[int, Comment] = field(default_factory=dict)
     reactions: list[Reaction] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
+    runs: set[int] = field(default_factory=set)  # workflow runs of this repository
+    artifacts: dict[int, Artifact] = field(default_factory=dict)
+    blob_base: str = ""  # the artifact storage host's URL, where downloads redirect
+    blob_links: dict[str, int] = field(default_factory=dict)  # a signed link's key -> artifact id
+    blob_requests: list[BlobRequest] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     unimplemented: list[str] = field(default_factory=list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -32,6 +33,14 @@ class GitHubError(InfraError):
 class ReadOnlyToken(GitHubError):
     """A write answered 403 'Resource not accessible by integration': a fork PR's token, or a
     workflow without the permissions the bot needs."""
+
+
+@dataclass
+class Artifact:
+    id: int
+    name: str
+    size: int
+    expired: bool
 
 
 @dataclass
@@ -60,6 +69,7 @@ class GitHubAPI:
         self._repo = self._github.get_repo(repository)
         self._repo_once = Github(retry=_retry(server_errors=False), **common).get_repo(repository)
         self._token = token
+        self._api_url = api_url
         # Who this token writes as, read from GitHub's answers to its writes (a status's creator, a
         # comment's or a reaction's user): the one reliable source for an App's installation token.
         self.actor: str | None = None
@@ -84,6 +94,48 @@ class GitHubAPI:
             if item is None:
                 return
             yield Comment(item.id, item.body or "", item.user.login if item.user else "", item)
+
+    def open_pulls_with_head(self, head: str) -> list[PullRequest]:
+        """Open pull requests whose head is `head` ("owner:branch"): a fork's, found by its branch."""
+        pulls = self._call("list pull requests", lambda: [p.raw_data for p in self._repo.get_pulls(state="open",
+                                                                                                   head=head)])
+        return [PullRequest.from_payload(pr, self.repository) for pr in pulls]
+
+    def run_artifacts(self, run_id: int, name: str) -> list[Artifact]:
+        """The artifacts named `name` of a workflow run of this repository."""
+        url = f"/repos/{self.repository}/actions/runs/{run_id}/artifacts"
+        _, data = self._call("list the verify run's artifacts", lambda: self._github.requester.requestJsonAndCheck(
+            "GET", url, parameters={"name": name, "per_page": 100}))
+        items = (data or {}).get("artifacts") or []
+        return [Artifact(int(a["id"]), str(a["name"]), int(a.get("size_in_bytes") or 0), bool(a.get("expired")))
+                for a in items if isinstance(a, dict) and a.get("name") == name]
+
+    def download_artifact(self, artifact_id: int, limit: int) -> bytes:
+        """The artifact's zip. GitHub answers with a redirect to a short-lived signed URL on another host:
+        that request goes without the token (the URL is its own authorization), and stops past `limit`."""
+        url = f"/repos/{self.repository}/actions/artifacts/{artifact_id}/zip"
+        what = "download the verify run's artifact"
+        headers, _ = self._call(what, lambda: self._github.requester.requestJsonAndCheck("GET", url))
+        location = (headers or {}).get("location") or ""
+        target, api = urlsplit(location), urlsplit(self._api_url)
+        if target.scheme != "https" and not (target.scheme == api.scheme == "http"):
+            raise GitHubError(f"Could not {what}: GitHub redirected to {target.scheme or 'no'} URL, not https.")
+        try:
+            with requests.get(location, stream=True, timeout=60, allow_redirects=False,
+                              headers={"User-Agent": f"migbot/{__version__}"}) as response:
+                if response.status_code != 200:
+                    raise GitHubError(f"Could not {what}: its download answered {response.status_code}.",
+                                      response.status_code, hint="The artifact may have expired; re-run the "
+                                      "verify workflow.")
+                data = bytearray()
+                for chunk in response.iter_content(chunk_size=65536):
+                    data += chunk
+                    if len(data) > limit:
+                        break
+                return bytes(data)
+        except requests.RequestException as exc:
+            raise GitHubError(f"Could not {what}: its download did not answer ({type(exc).__name__}).",
+                              hint="Re-run the job.") from None
 
     def login(self) -> str | None:
         """The token's own login, or None for an Actions or App installation token (GitHub

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migbot.errors import UsageError
+from migbot.github.events import MODES
 
 FAIL_ON = ("error", "warning", "never")
 COMMENT_MODES = ("changes", "always", "never")
@@ -91,6 +92,7 @@ class ActionEnv:
     output_path: Path | None
     summary_path: Path | None
     config: str | None  # a file of the repository: policy read from the base branch, the rest from head
+    mode: str  # single, verify or publish (events.MODES)
     database_url: str | None
     install: str
     fail_on: str
@@ -146,6 +148,7 @@ class ActionEnv:
             output_path=path_of("GITHUB_OUTPUT"),
             summary_path=path_of("GITHUB_STEP_SUMMARY"),
             config=config or None,
+            mode=_choice(environ, "mode", MODES),
             database_url=database_url,
             install=_input(environ, "install"),
             fail_on=_choice(environ, "fail-on", FAIL_ON),

@@ -1,0 +1,65 @@
+"""What the pull request's code can reach in the Action: an allowlisted environment (no job
+secret), and never the workflow's workspace, whose .git later steps trust."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from action_harness import PR
+from test_action import fake, scenario  # noqa: F401 - fixtures
+from test_verify_passes import add_orders
+
+CANARY = "job-secret-canary-6c1f"
+
+DUMP_ENVIRONMENT = '''
+import os
+with open({path!r}, "a") as out:
+    out.write("\\n".join(f"{{k}}={{v}}" for k, v in os.environ.items()) + "\\n")
+'''
+
+
+def test_a_job_secret_never_reaches_the_projects_code(scenario, fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_JOB_SECRET", CANARY)  # a job-level `env:` secret
+    seen_by_env_py, seen_by_install = tmp_path / "env-py-environ", tmp_path / "install-environ"
+    add_orders(scenario.repo)
+    env_py = scenario.repo.read("alembic/env.py")
+    scenario.repo.write("alembic/env.py", DUMP_ENVIRONMENT.format(path=str(seen_by_env_py)) + env_py)
+    # The project's dependencies are migbot's own here: no install needed beyond writing down its environment.
+    scenario.repo.write("migbot.toml", f'python = "{sys.executable}"\n')
+    scenario.repo.commit("env.py that writes down its environment")
+    scenario.open_pull()
+    run = scenario.pull_request("opened", inputs={"install": f"env > {seen_by_install}"})
+    assert run.exit_code == 0, run.log
+    for seen in (seen_by_env_py, seen_by_install):
+        text = seen.read_text()
+        assert "PATH=" in text  # it did write its environment down
+        assert CANARY not in text and "GITHUB_REPOSITORY=" not in text, seen.name
+    assert "DATABASE_URL=postgresql" in seen_by_env_py.read_text()  # what migbot gives it is there
+
+
+def test_the_install_command_never_writes_into_the_workspace(scenario, fake):
+    add_orders(scenario.repo)
+    scenario.open_pull()
+    run = scenario.pull_request("opened", inputs={"install": "touch planted.txt; git init -q . 2>/dev/null; true"})
+    workspace = run.workspace
+    assert not (workspace / "planted.txt").exists()
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=workspace, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == "", status
+
+
+def test_migbots_own_git_never_runs_a_planted_hook(scenario, fake, tmp_path):
+    add_orders(scenario.repo)
+    head = scenario.open_pull()
+    ran = tmp_path / "hook-ran"
+    workspace = scenario.checkout("main")  # what the comment's workflow checks out, then a planted hook
+    hook = workspace / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    hook.chmod(0o755)
+    body = f"/migbot verify {head}"
+    payload = scenario.event("issue_comment-on-pull-request/created.payload.json", body=body, author="maintainer")
+    payload["comment"]["id"] = scenario.comment_id = fake.add_comment(PR, body, login="maintainer")
+    run = scenario.run("issue_comment", payload, workspace)
+    assert run.exit_code in (0, 1), run.log
+    assert not ran.exists(), "a post-checkout hook ran inside migbot's git"
