@@ -22,6 +22,7 @@ with open({path!r}, "a") as out:
 def test_a_job_secret_never_reaches_the_projects_code(scenario, fake, tmp_path, monkeypatch):
     monkeypatch.setenv("MY_JOB_SECRET", CANARY)  # a job-level `env:` secret
     seen_by_env_py, seen_by_install = tmp_path / "env-py-environ", tmp_path / "install-environ"
+    migbots_own = tmp_path / "migbot-proc-environ"
     add_orders(scenario.repo)
     env_py = scenario.repo.read("alembic/env.py")
     scenario.repo.write("alembic/env.py", DUMP_ENVIRONMENT.format(path=str(seen_by_env_py)) + env_py)
@@ -29,13 +30,17 @@ def test_a_job_secret_never_reaches_the_projects_code(scenario, fake, tmp_path, 
     scenario.repo.write("migbot.toml", f'python = "{sys.executable}"\n')
     scenario.repo.commit("env.py that writes down its environment")
     scenario.open_pull()
-    run = scenario.pull_request("opened", inputs={"install": f"env > {seen_by_install}"})
+    # What the install command sees, and what migbot's own process shows in /proc (to root, or its user).
+    install = f"env > {seen_by_install}; tr '\\0' '\\n' < /proc/$PPID/environ > {migbots_own}"
+    run = scenario.pull_request("opened", inputs={"install": install})
     assert run.exit_code == 0, run.log
     for seen in (seen_by_env_py, seen_by_install):
         text = seen.read_text()
         assert "PATH=" in text  # it did write its environment down
         assert CANARY not in text and "GITHUB_REPOSITORY=" not in text, seen.name
     assert "DATABASE_URL=postgresql" in seen_by_env_py.read_text()  # what migbot gives it is there
+    assert "GITHUB_REPOSITORY=" in migbots_own.read_text()  # migbot's process, as /proc shows it
+    assert CANARY not in migbots_own.read_text()
 
 
 def test_the_install_command_never_writes_into_the_workspace(scenario, fake):

@@ -420,6 +420,11 @@ class Bot(Job):
             return self._settle_error(run.head_sha, "The verify run's result has expired; re-run it",
                                       f"The `{ARTIFACT_NAME}` artifact of the [verify run]({self.run_url}) has "
                                       "expired: re-run that run to publish its result.")
+        if run.conclusion == "action_required":  # a first-time contributor's run, waiting for a maintainer
+            return self._settle_error(run.head_sha, "The verify run waits for a maintainer's approval",
+                                      f"The [verify run]({self.run_url}) waits for a maintainer to approve running "
+                                      "this pull request's workflows; it publishes once it has run.",
+                                      state="pending")
         how = run.conclusion or "unfinished"
         print(f"migbot: the verify run {run.html_url} ended {how} and left no `{ARTIFACT_NAME}` artifact.")
         return self._settle_error(run.head_sha, f"The verify run ended {how} without a result",
@@ -435,9 +440,10 @@ class Bot(Job):
                                   f"{inline_text(message)}. Nothing from it was published.")
         return code or exc.exit_code
 
-    def _settle_error(self, sha: str, description: str, summary: str) -> int:
-        """End the run with an error status; exit 0 when GitHub took it (the status says what happened)."""
-        status_failed = self._status(sha, "error", description)
+    def _settle_error(self, sha: str, description: str, summary: str, *, state: str = "error") -> int:
+        """End the run with an error status (or another state that is not a verdict); exit 0 when
+        GitHub took it (the status says what happened)."""
+        status_failed = self._status(sha, state, description)
         self._settled = True
         self.workflow.add_summary(f"## Database Task Summary\n\n{summary}\n")
         self.workflow.set_outputs({"result": "error"})

@@ -15,6 +15,7 @@ from typing import Any
 
 from migbot.errors import UsageError
 from migbot.github.events import MODES
+from migbot.run.environment import allowlisted
 
 FAIL_ON = ("error", "warning", "never")
 COMMENT_MODES = ("changes", "always", "never")
@@ -32,20 +33,28 @@ def _secret_names(environ) -> list[str]:
     return [name for name in (*inputs, *_SECRET_VARIABLES) if name in environ]
 
 
+def _migbot_needs(name: str) -> bool:
+    """What migbot's own process keeps: the Actions variables and inputs (less the secrets, which
+    go through the pipe), its own settings, and what its children may get (run.environment).
+    A job-level `env:` secret is none of these."""
+    return (name.startswith(("GITHUB_", "INPUT_", "RUNNER_", "MIGBOT_")) or name == "CI"
+            or name in allowlisted({name: ""}, installer=True))
+
+
 def scrub_initial_environment(environ=os.environ) -> None:
     """Removing a variable from os.environ leaves it in the process's initial environment block,
     which /proc/<pid>/environ shows to every process of the same user (in the Action's container:
-    the project's code, as root). So migbot re-executes itself without the secrets, and hands
-    them over through a pipe. Then `restore_secrets` puts them where from_environ reads them."""
+    the project's code, as root). So migbot re-executes itself with only what it needs, and hands
+    the secrets over through a pipe. Then `restore_secrets` puts them where from_environ reads them."""
     names = _secret_names(environ)
-    if SECRETS_FD in environ or not names:
+    if SECRETS_FD in environ or not (names or any(not _migbot_needs(k) for k in environ)):
         return
     secrets = {name: environ[name] for name in names}
     read_end, write_end = os.pipe()
     os.write(write_end, json.dumps(secrets).encode())  # a few hundred bytes: well within a pipe's buffer
     os.close(write_end)
     os.set_inheritable(read_end, True)
-    clean = {k: v for k, v in environ.items() if k not in secrets}
+    clean = {k: v for k, v in environ.items() if k not in secrets and _migbot_needs(k)}
     clean[SECRETS_FD] = str(read_end)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -187,7 +187,7 @@ class Refs(BaseModel):
 
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
-    migbot_version: str
+    migbot_version: str = Field(pattern=r"^[0-9A-Za-z.+_-]{1,40}$")  # a version string, nothing else
     result: Literal["pass", "fail"]
     refs: Refs
     database: str
