@@ -261,3 +261,31 @@ def test_fit_shrinks_an_oversized_report():
 def test_status_line_names_failed_checks():
     state, description = status_line(_report(1, "d"))
     assert (state, description) == ("failure", "1 check failed: downgrade")
+
+
+def test_the_report_folder_never_follows_a_committed_symlink(tmp_path):
+    from migbot.github.artifact import fresh_folder
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not migbot's")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / ".migbot").symlink_to(elsewhere)
+    folder = fresh_folder(workspace / ".migbot")
+    assert folder.is_dir() and not folder.is_symlink() and list(folder.iterdir()) == []
+    assert (elsewhere / "keep.txt").read_text() == "not migbot's"
+
+
+@pytest.mark.parametrize(("origin", "sent"), [
+    ("https://github.com/octo/demo", True),
+    ("https://github.com/octo/demo.git", True),
+    ("https://evil.example/octo/demo", False),
+    ("http://github.com/octo/demo", False),
+    ("/tmp/origin.git", False),
+    ("git@github.com:octo/demo.git", False),
+])
+def test_the_fetch_token_goes_only_to_the_workflows_github_server(origin, sent):
+    from migbot.github.checkout import _same_server
+
+    assert _same_server(origin, "https://github.com") is sent

@@ -33,9 +33,11 @@ from migbot.github.artifact import (
     ARTIFACT_NAME,
     FOLDER,
     MAX_ARTIFACT_BYTES,
+    REPORT_FILE,
     PublishRequest,
     RefusedArtifact,
     error_line,
+    fresh_folder,
     read_artifact,
     write_folder,
 )
@@ -299,7 +301,7 @@ class Bot(Job):
         sha = pull.head_sha  # the pinned commit, exactly, or a same-repository branch's head as of now
         with restored_checkout(self.env.workspace):
             try:
-                fetch_pull(self.env.workspace, pull.number, pull.base_ref, sha, self.env.token)
+                fetch_pull(self.env.workspace, pull.number, pull.base_ref, sha, self.env.token, self.env.server_url)
                 # Right before the pull request's code runs: a push since the look above (the author's,
                 # after the writer's comment) stops the run; the fetched commit is still `sha` itself.
                 now = self.api.pull(event.number).head_sha
@@ -471,8 +473,7 @@ class Bot(Job):
         (there the job's exit code does not follow fail-on: the verify job's does)."""
         fails = failing(report, self.env.fail_on)
         result = "fail" if fails else "pass"
-        report_path = self.env.workspace / REPORT_PATH
-        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path = fresh_folder(self.env.workspace / FOLDER) / REPORT_FILE
         report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         # A publish job's annotations would point at the default branch's files: the verify job made them.
         self._show(report, annotate=not self.split)

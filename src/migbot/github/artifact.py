@@ -60,16 +60,24 @@ class PublishRequest(BaseModel):
     error: Annotated[str, StringConstraints(max_length=MAX_ERROR_CHARS)] | None = None
 
 
-def write_folder(workspace: Path, request: PublishRequest, report: Report | None) -> Path:
-    """The folder the workflow uploads: the request, and the report when there is one. Anything
-    else in it (left by the project's code) is removed, so that the artifact holds only these."""
-    folder = workspace / FOLDER
+def fresh_folder(folder: Path) -> Path:
+    """An empty real folder at `folder`: whatever the pull request committed or left there (files,
+    a symlink to elsewhere) is removed, never followed."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.iterdir():
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink()
+    return folder
+
+
+def write_folder(workspace: Path, request: PublishRequest, report: Report | None) -> Path:
+    """The folder the workflow uploads: the request, and the report when there is one. Anything
+    else in it (left by the project's code) is removed, so that the artifact holds only these."""
+    folder = fresh_folder(workspace / FOLDER)
     if report is not None:
         (folder / REPORT_FILE).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (folder / REQUEST_FILE).write_text(request.model_dump_json(indent=2) + "\n", encoding="utf-8")

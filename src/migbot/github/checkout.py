@@ -7,6 +7,7 @@ import os
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from migbot.discover.git import HISTORY_HINT, SAFE_GIT
 from migbot.errors import InfraError, UsageError
@@ -22,11 +23,19 @@ def trust_workspace(environ=os.environ) -> None:
     environ["GIT_CONFIG_COUNT"] = str(count + 1)
 
 
+def _same_server(url: str, server_url: str) -> bool:
+    """Is the remote `url` an https URL of the GitHub server the workflow runs on?"""
+    remote, server = urlsplit(url), urlsplit(server_url)
+    return remote.scheme == "https" and remote.hostname is not None and remote.hostname == server.hostname
+
+
 def _git(repo: Path, *args: str, check: bool = True, config: dict[str, str] | None = None,
-         error=UsageError) -> subprocess.CompletedProcess:
+         error=UsageError, isolated: bool = False) -> subprocess.CompletedProcess:
     """config: extra git config for this call only, through the environment (not argv, which
-    every process can read)."""
+    every process can read). isolated: the repository's own config only."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if isolated:
+        env.update(GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
     for key, value in (config or {}).items():
         count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
         env.update({f"GIT_CONFIG_KEY_{count}": key, f"GIT_CONFIG_VALUE_{count}": value,
@@ -60,19 +69,24 @@ def require_commits(repo: Path, commits: dict[str, str]) -> None:
     # GitRepo.merge_base says so, with the same hint.
 
 
-def fetch_pull(repo: Path, number: int, base_ref: str, head_sha: str, token: str) -> None:
+def fetch_pull(repo: Path, number: int, base_ref: str, head_sha: str, token: str, server_url: str) -> None:
     """A comment event's checkout is the default branch: fetch the PR's head (forks included,
     through refs/pull/N/head) and its base branch, with whole history, then check out the head.
 
-    With `persist-credentials: false` (the example workflow) the checkout keeps no token, so the
-    fetch gets it for this one call, the way actions/checkout sends it."""
+    With `persist-credentials: false` (the example workflows) the checkout keeps no token, so the
+    fetch gets it for this one call, the way actions/checkout sends it: only when origin is the
+    GitHub server the workflow runs on, scoped to that URL, and with no global or system git
+    config (a `url.*.insteadOf` there could send it elsewhere)."""
     refspecs = [f"+refs/pull/{number}/head:refs/remotes/origin/pull/{number}/head",
                 f"+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}"]
     has_auth = _git(repo, "config", "--get-regexp", r"^http\..*extraheader$", check=False).stdout.strip()
+    origin = _git(repo, "config", "--local", "--get", "remote.origin.url", check=False).stdout.strip()
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    config = {} if has_auth else {"http.extraheader": f"AUTHORIZATION: basic {basic}"}
+    config = {}
+    if not has_auth and _same_server(origin, server_url):
+        config[f"http.{origin}.extraheader"] = f"AUTHORIZATION: basic {basic}"
     _git(repo, "fetch", "--no-tags", "--quiet", *(["--unshallow"] if is_shallow(repo) else []), "origin", *refspecs,
-         config=config, error=InfraError)
+         config=config, error=InfraError, isolated=True)
     if not has_commit(repo, head_sha):
         raise UsageError(f"Fetched pull request #{number}, but its head {head_sha[:12]} is not in it "
                          "(was it force-pushed a moment ago?).", hint="Comment the command again.")
