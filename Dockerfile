@@ -23,4 +23,9 @@ COPY . ./
 RUN python3 -m pip install --no-cache-dir --no-deps . \
     && rm -rf build src/*.egg-info
 
+# The project's code (env.py, migrations, seeds, the install command) runs as this unprivileged
+# user, never as root beside migbot: see src/migbot/run/project_user.py.
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin migbot-project
+ENV MIGBOT_PROJECT_USER=migbot-project
+
 ENTRYPOINT ["migbot", "action"]

@@ -13,10 +13,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from action_harness import webhook
 from container import (
     DOCKERFILE,
     RUNNER_UID,
+    chown_tree,
     leftover_containers,
     make_demo_workspace,
     migbot_image_fixture,  # noqa: F401 (the migbot_image fixture)
@@ -157,6 +160,53 @@ def test_verify_passes_in_the_container_like_the_runner_runs_it(migbot_image, tm
     assert set(after) - set(before) == {"report.json"}, sorted(set(after) ^ set(before))
     # Not even .git/index: migbot's `git status` would refresh a stale one if it took optional locks.
     assert {path: after[path] for path in before} == before
+
+
+NOT_AS_ROOT = '''"""check who runs the migrations
+
+Revision ID: 0004
+Revises: 0003
+"""
+import os
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    if os.geteuid() == 0 or os.access("/github/workspace/.git/config", os.W_OK):
+        raise RuntimeError(f"the project's code runs as uid {os.geteuid()}, with write access to the workspace")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@pytest.mark.parametrize(("extra_env", "expected"), [
+    ({}, "pass"),
+    ({"MIGBOT_PROJECT_USER": ""}, "fail"),  # the proof that the revision's check can fail
+])
+def test_the_projects_code_runs_as_an_unprivileged_user_in_the_container(migbot_image, tmp_path, extra_env,
+                                                                           expected):
+    workspace = make_demo_workspace(tmp_path, owner_uid=None)
+    (workspace / "alembic" / "versions" / "0004_not_as_root.py").write_text(NOT_AS_ROOT)
+    git_env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@e"}
+    subprocess.run(["git", "add", "-A"], cwd=workspace, check=True, env=git_env)
+    subprocess.run(["git", "commit", "-qm", "who runs the migrations"], cwd=workspace, check=True, env=git_env)
+    if os.geteuid() == 0:
+        chown_tree(workspace, RUNNER_UID)
+    payload, env = pull_request_event(workspace)
+    result = run_like_runner(migbot_image, workspace, event_name="pull_request", event_payload=payload,
+                             env={**env, **SAFE_WORKSPACE, **extra_env}, inputs={"github-token": "ghs_test"},
+                             entrypoint="migbot", entrypoint_args=VERIFY)
+    detail = f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    report = json.loads((workspace / "report.json").read_text())
+    upgrade = next(c for c in report["projects"][0]["checks"] if c["id"] == "upgrade")
+    assert upgrade["status"] == expected, (upgrade, detail)
 
 
 def test_verify_fails_in_the_container_on_the_broken_demo(migbot_image, tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 from migbot.errors import InfraError
 from migbot.github.workflow import Workflow
 from migbot.run.environment import allowlisted
+from migbot.run.project_user import ProjectUser, run_as_kwargs
 
 LOG_TAIL = 20
 
@@ -26,13 +27,19 @@ def install_project(command: str, tree: Path, venv: Path, workflow: Workflow) ->
     """Runs the install command in `tree` (an export of the commit to verify, never the
     workflow's workspace, which later steps trust), with an allowlisted environment; returns
     the virtualenv the project's code should run in."""
-    created = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False)
-    if created.returncode != 0:
-        raise InfraError(f"Could not create a virtualenv for the project: {created.stderr.strip()}")
+    user = ProjectUser.configured()  # migbot is root (the Action's container): install as the project's user
     env = {**allowlisted(installer=True), "VIRTUAL_ENV": str(venv),
            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if user is not None:
+        user.give(tree)
+        user.give(venv)
+        env["HOME"] = env["TMPDIR"] = str(user.home(tree.parent))
+    created = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False,
+                             env=env, **run_as_kwargs(user))
+    if created.returncode != 0:
+        raise InfraError(f"Could not create a virtualenv for the project: {created.stderr.strip()}")
     result = subprocess.run(["bash", "-e", "-c", command], cwd=tree, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False, **run_as_kwargs(user))
     workflow.group(f"install: {command}", result.stdout or "(no output)")
     if result.returncode != 0:
         tail = "\n".join(result.stdout.rstrip().splitlines()[-LOG_TAIL:])

@@ -21,6 +21,7 @@ from typing import Any
 from migbot import _proc
 from migbot.errors import UsageError
 from migbot.evidence import StepError, StepOutcome
+from migbot.run.project_user import ProjectUser, run_as_kwargs
 
 WORKER = Path(__file__).with_name("worker") / "start.py"
 # Importing a big app legitimately takes seconds; a tight --timeout meant for
@@ -50,11 +51,13 @@ class Worker:
     """A worker process. spawn() starts the interpreter, which imports Alembic and
     SQLAlchemy straight away; configure() then hands it a tree (WorkerSpec)."""
 
-    def __init__(self, python: str, log_path: Path, timeout: float, base_env: dict[str, str]):
+    def __init__(self, python: str, log_path: Path, timeout: float, base_env: dict[str, str],
+                 run_as: ProjectUser | None = None):
         self.python = python
         self.log_path = log_path
         self.timeout = timeout
         self.base_env = base_env  # what the project's code starts with (run.environment)
+        self.run_as = run_as  # the OS user it runs as (run.project_user), when migbot is root
         self.spec: WorkerSpec | None = None
         self.process: subprocess.Popen | None = None
         self._reply_fd: int | None = None
@@ -80,6 +83,7 @@ class Worker:
                 pass_fds=(write_fd,),
                 env=env,
                 cwd=str(self.log_path.parent),
+                **run_as_kwargs(self.run_as),
             )
         except OSError as exc:
             os.close(read_fd)

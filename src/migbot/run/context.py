@@ -23,6 +23,7 @@ from migbot.provision.databases import Databases
 from migbot.provision.roles import create_owner_role
 from migbot.redact import Redactor
 from migbot.run.client import Worker, WorkerSpec
+from migbot.run.project_user import ProjectUser
 from migbot.snapshot.dump import Dumper
 
 
@@ -30,7 +31,11 @@ class RunContext:
     def __init__(self, repo: GitRepo, *, timeout: float, progress: Progress, workdir: Path, redact: Redactor,
                  project_environ: dict[str, str]):
         self.repo = repo
-        self.project_environ = project_environ  # what the project's code starts with (run.environment)
+        self.project_user = ProjectUser.configured()  # who the project's code runs as, when migbot is root
+        self.project_environ = dict(project_environ)  # what the project's code starts with (run.environment)
+        if self.project_user is not None:
+            home = self.project_user.home(workdir)
+            self.project_environ.update(HOME=str(home), TMPDIR=str(home))
         self.timeout = timeout
         self.progress = progress
         self.workdir = workdir
@@ -93,7 +98,7 @@ class RunContext:
 
     def _new_worker(self, python: str) -> Worker:
         worker = Worker(python, self.workdir / f"worker-{len(self._workers)}.log", timeout=self.timeout,
-                        base_env=self.project_environ)
+                        base_env=self.project_environ, run_as=self.project_user)
         self._workers.append(worker)
         return worker
 
