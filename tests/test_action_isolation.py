@@ -8,6 +8,7 @@ import sys
 
 from action_harness import PR
 from test_action import fake, scenario  # noqa: F401 - fixtures
+from test_markdown_injection import prose
 from test_verify_passes import add_orders
 
 CANARY = "job-secret-canary-6c1f"
@@ -68,3 +69,23 @@ def test_migbots_own_git_never_runs_a_planted_hook(scenario, fake, tmp_path):
     run = scenario.run("issue_comment", payload, workspace)
     assert run.exit_code in (0, 1), run.log
     assert not ran.exists(), "a post-checkout hook ran inside migbot's git"
+    # The workspace is as the workflow checked it out: the default branch, nothing added.
+    status = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "status", "--porcelain", "--ignored"],
+                            cwd=workspace, capture_output=True, text=True, check=True).stdout
+    assert status == "?? .migbot/\n", status  # only migbot's report, for the workflow to upload
+    assert scenario.git_head(workspace) == scenario.base
+
+
+def test_an_error_message_that_mentions_a_team_does_not_ping_it_in_the_comment(scenario, fake):
+    scenario.repo.revision("0003", "0002", 'raise RuntimeError("ping @octo-org/admins, see #1 '
+                           '![x](https://evil.example/p.png)")', "pass")
+    scenario.repo.commit("a migration whose error tries to ping, link and track")
+    scenario.open_pull()
+    run = scenario.pull_request("opened")
+    assert run.exit_code == 1, run.log
+    [comment] = [c for c in fake.comments(PR) if "Database Task Summary" in c.body]
+    assert "octo-org/admins" in comment.body, comment.body  # the reader still sees what the error says
+    text = prose(comment.body)  # GitHub resolves nothing inside code spans and blocks
+    assert "octo-org/admins" in text
+    assert "@octo-org/admins" not in text  # a zero-width space after the @: no notification
+    assert "![x](" not in text and "see #1" not in text

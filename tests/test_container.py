@@ -201,10 +201,10 @@ def test_the_projects_code_runs_as_an_unprivileged_user_in_the_container(migbot_
         chown_tree(workspace, RUNNER_UID)
     payload, env = pull_request_event(workspace)
     result = run_like_runner(migbot_image, workspace, event_name="pull_request", event_payload=payload,
-                             env={**env, **SAFE_WORKSPACE, **extra_env}, inputs={"github-token": "ghs_test"},
-                             entrypoint="migbot", entrypoint_args=VERIFY)
+                             env={**env, **SAFE_WORKSPACE, **extra_env},
+                             inputs={"github-token": "ghs_test", "mode": "verify"})  # the verify job, as the runner runs it
     detail = f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    report = json.loads((workspace / "report.json").read_text())
+    report = json.loads((workspace / ".migbot" / "report.json").read_text())
     upgrade = next(c for c in report["projects"][0]["checks"] if c["id"] == "upgrade")
     assert upgrade["status"] == expected, (upgrade, detail)
 
