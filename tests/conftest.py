@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# `server` and `conn`: a throwaway PostgreSQL for unit tests of what runs in SQL.
+pytest_plugins = ["pg_unit"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",

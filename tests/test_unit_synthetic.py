@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import psycopg
-from pg_unit import conn, server  # noqa: F401 - fixtures
 
 from migbot.provision.synthetic import fill_empty_tables
 
