@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from action_harness import PR
+from markdown_text import prose
 from test_action import fake, scenario  # noqa: F401 - fixtures
-from test_markdown_injection import prose
 from test_verify_passes import add_orders
 
 CANARY = "job-secret-canary-6c1f"

@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from markdown_text import prose
+
 from migbot.catalog import Level
-from migbot.report.markdown import MARKER, _block, _cell, _code, _inline, _text, render_markdown
+from migbot.report.markdown import (
+    MARKER,
+    _block,
+    _cell,
+    _code,
+    _inline,
+    _text,
+    render_markdown,
+)
 from migbot.report.model import (
     CheckResult,
     Counts,
@@ -20,6 +30,7 @@ from migbot.report.model import (
     TaskSummary,
     Verification,
 )
+
 
 # --- _text -------------------------------------------------------------------------------------------
 def test_text_neutralises_html():
@@ -164,46 +175,13 @@ def test_marker_is_first_line():
     assert rendered().splitlines()[0] == MARKER == "<!-- migbot:database-task-summary -->"
 
 
-def _outside_code(markdown: str) -> str:
-    """The Markdown with fenced code blocks and code spans removed (CommonMark rules, line by line)."""
-    kept, fence = [], None
-    for line in markdown.splitlines():
-        match = re.match(r" {0,3}(`{3,})", line)
-        if fence is None and match:
-            fence = len(match.group(1))
-        elif fence is not None:
-            if match and len(match.group(1)) >= fence and not line.strip().strip("`"):
-                fence = None
-        else:
-            kept.append(line)
-    return "\n".join(_without_code_spans(line) for line in kept)
-
-
-def _without_code_spans(line: str) -> str:
-    # Every line we render is its own paragraph, list item or table row, so spans never cross lines.
-    out, i = [], 0
-    while i < len(line):
-        if line[i] != "`":
-            out.append(line[i])
-            i += 1
-            continue
-        run = re.match(r"`+", line[i:]).group(0)
-        closing = next((m for m in re.finditer(r"`+", line[i + len(run):]) if len(m.group(0)) == len(run)), None)
-        if closing is None:
-            out.append(run)  # no matching run: the backticks are literal text
-            i += len(run)
-        else:
-            i += len(run) + closing.end()
-    return "".join(out)
-
-
 def test_outside_code_helper_strips_spans_and_fences():
-    assert _outside_code("a `<x>` b\n```text\n<y>\n```\nc") == "a  b\nc"
-    assert _outside_code("`<x>`` z") == "`<x>`` z"
+    assert prose("a `<x>` b\n```text\n<y>\n```\nc") == "a  b\nc"
+    assert prose("`<x>`` z") == "`<x>`` z"
 
 
 def test_user_text_cannot_open_details():
-    out = _outside_code(rendered())
+    out = prose(rendered())
     # Our sections: one "Traceback" for the failing finding, one "All N checks".
     assert out.count("<details>") == 2
     assert out.count("<details><summary>Traceback</summary>") == 1
@@ -214,14 +192,14 @@ def test_user_text_cannot_open_details():
 def test_user_text_cannot_open_details_with_stairway():
     run = RevisionRun(revision="0003", file="x.py", upgrade=step("fail"), downgrade=step("skip"),
                       schema_restored=step("skip"), reupgrade=step("skip"))
-    out = _outside_code(rendered(stairway=[run]))
+    out = prose(rendered(stairway=[run]))
     assert out.count("<details>") == 3
     assert out.count("<details><summary>Stairway: 1 new revision, up → down → up</summary>") == 1
 
 
 def test_unbalanced_backticks_in_finding_cannot_open_details():
     finding = Finding(message="psycopg error near `<details>`` in statement")
-    out = _outside_code(render_markdown(make_report([finding])))
+    out = prose(render_markdown(make_report([finding])))
     assert out.count("<details>") == 1  # only "All 2 checks"
 
 
