@@ -1,6 +1,6 @@
 """Generate a FastAPI-style service with N Alembic revisions, for the benchmark.
 
-    python bench/make_project.py DIR --revisions 200 [--force]
+    python bench/make_project.py DIR --revisions 200 [--new K] [--force]
 
 DIR becomes a git repository laid out like tests/fixtures/service (app/core with
 pydantic-settings settings, app/models with SQLAlchemy 2.0 models, alembic/env.py
@@ -13,7 +13,9 @@ reading DATABASE_URL through the settings, alembic.ini at the root):
   updates. Each commit carries the model change that matches its revision, so
   the models never drift from the migrated database.
 * `feature` (checked out at the end) adds ONE revision, a new table with a
-  foreign key and indexes, and its model.
+  foreign key and indexes, and its model; or, with --new K, K revisions of the
+  same mix. With --revisions 0, main holds the skeleton alone and every
+  revision is new, as when a project adopts migbot.
 
 The output is deterministic for a given N: same files, same commit ids. The
 first K revisions are the same for every N >= K.
@@ -730,10 +732,12 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def make_project(path: Path, revisions: int, *, force: bool = False) -> dict:
-    """Generate the project in `path`; returns facts about it (heads, table count, ...)."""
-    if revisions < 1:
-        raise ValueError("revisions must be >= 1")
+def make_project(path: Path, revisions: int, *, new: int = 1, force: bool = False) -> dict:
+    """Generate the project in `path`: `revisions` on main, `new` more on `feature`; returns
+    facts about it (heads, table count, ...). With no revisions on main, main holds the
+    skeleton alone, and every revision of `feature` is new."""
+    if revisions < 0 or new < 1:
+        raise ValueError("revisions must be >= 0 and new >= 1")
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         if not force:
@@ -773,14 +777,19 @@ def make_project(path: Path, revisions: int, *, force: bool = False) -> dict:
         rev = schema.next_revision()
         kinds[rev.kind] = kinds.get(rev.kind, 0) + 1
         apply(rev)
+    if not revisions:
+        write(path / "app" / "models" / "__init__.py", render_models_init(schema.tables))
+        git.commit("Project skeleton, no migrations yet")
     main_head = schema.head
     git("checkout", "-q", "-b", "feature")
-    feature = schema.next_revision("create_table")
-    apply(feature)
+    for _ in range(new):
+        feature = schema.next_revision("create_table" if new == 1 else None)
+        apply(feature)
     return {
         "path": str(path),
         "revisions_on_main": revisions,
         "main_head": main_head,
+        "new_revisions": new,
         "feature_revision": feature.rev,
         "feature_change": feature.message,
         "tables_at_head": len(schema.tables),
@@ -794,10 +803,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path)
     parser.add_argument("--revisions", "-n", type=int, default=10, help="revisions on main (default 10)")
+    parser.add_argument("--new", type=int, default=1, help="revisions the feature branch adds (default 1)")
     parser.add_argument("--force", action="store_true", help="replace the directory if it is not empty")
     args = parser.parse_args(argv)
     try:
-        facts = make_project(args.directory, args.revisions, force=args.force)
+        facts = make_project(args.directory, args.revisions, new=args.new, force=args.force)
     except (FileExistsError, ValueError) as exc:
         print(f"make_project: {exc}", file=sys.stderr)
         return 2

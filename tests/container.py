@@ -601,7 +601,7 @@ def run_like_runner(image: str, workspace: Path, *, event_name: str, event_paylo
                     env: Mapping[str, str] | None = None, inputs: Mapping[str, str] | None = None,
                     entrypoint: str | None = None, entrypoint_args: Sequence[str] | None = None,
                     timeout: float = 600, owner_uid: int | None = RUNNER_UID,
-                    host_pip: bool = False) -> RunnerResult:
+                    host_pip: bool = False, podman_args: Sequence[str] = ()) -> RunnerResult:
     """Run `image` the way the GitHub runner runs a Docker container action.
 
     As root (the image's user), `--workdir /github/workspace`, the workspace mounted at
@@ -619,6 +619,7 @@ def run_like_runner(image: str, workspace: Path, *, event_name: str, event_paylo
     host_pip: give pip in the container the host's package index settings and CA bundle,
     for a run that installs packages (the `install` input): through /github/home/.config/pip
     (host_pip_home), which GitHub's runner does not have; off by default.
+    podman_args: more options for `podman run` (bench/container.py sets --shm-size).
     """
     require_podman()
     temp = Path(tempfile.mkdtemp(prefix="migbot-runner-"))
@@ -662,7 +663,7 @@ def run_like_runner(image: str, workspace: Path, *, event_name: str, event_paylo
             container_env[input_env_name(key)] = value
 
         command = ["podman", "run", "--rm", "--name", name, "--label", CONTAINER_LABEL,
-                   "--workdir", "/github/workspace", "--network=host", "--pull=never"]
+                   "--workdir", "/github/workspace", "--network=host", "--pull=never", *podman_args]
         for key, value in container_env.items():
             command += ["-e", f"{key}={value}"]
         command += ["-v", f"{Path(workspace).resolve()}:/github/workspace",

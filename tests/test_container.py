@@ -14,12 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from action_harness import webhook
 from container import (
     DOCKERFILE,
     RUNNER_UID,
     chown_tree,
+    image_size,
     leftover_containers,
     make_demo_workspace,
     migbot_image_fixture,  # noqa: F401 (the migbot_image fixture)
@@ -40,8 +40,9 @@ SAFE_WORKSPACE = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
 VERIFY = ["verify", "--repo", "/github/workspace", "--base", "main",
           "--format", "json", "--output", "/github/workspace/report.json"]
 
-# Runs migbot verify, then tells what it left in the container: processes, temp files, and
-# who ran PostgreSQL (its cluster cache is under $HOME, which is /github/home).
+# Runs migbot verify, then tells what it left in the container: processes, temp files, and the
+# initialised clusters: the image's own (MIGBOT_PREBUILT_CACHE) and any made under $HOME
+# (/github/home, empty at every run on GitHub).
 INSPECT = r"""
 migbot "$@"
 status=$?
@@ -56,8 +57,8 @@ for proc in /proc/[0-9]*; do
   [ "$pid" = "$$" ] && continue
   read -r comm < "$proc/comm" 2>/dev/null && echo "::inspect:: process $pid $comm"
 done
-for cluster in "$HOME"/.cache/migbot/clusters/*; do
-  [ -e "$cluster" ] && echo "::inspect:: cluster $(stat -c %U "$cluster") $(cat "$cluster/PG_VERSION") ${cluster##*/}"
+for cluster in "$MIGBOT_PREBUILT_CACHE"/clusters/* "$HOME"/.cache/migbot/clusters/*; do
+  [ -e "$cluster" ] && echo "::inspect:: cluster $(stat -c %U "$cluster") $(cat "$cluster/PG_VERSION") $cluster"
 done
 exit $status
 """
@@ -95,11 +96,39 @@ def files_in(workspace: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def test_a_prebuilt_cluster_is_used_only_by_the_server_build_it_was_made_for(tmp_path, monkeypatch):
+    """MIGBOT_PREBUILT_CACHE, as the image sets it (no podman needed): its cluster is used when
+    its name matches this server build and user, and it is never written to."""
+    from migbot.provision import server
+
+    monkeypatch.setenv("MIGBOT_CACHE_DIR", str(tmp_path / "prebuilt"))
+    prebuilt = server.prepare_cluster()  # what the Dockerfile's build step runs
+    assert prebuilt.parent == tmp_path / "prebuilt" / "clusters"
+    monkeypatch.setenv("MIGBOT_PREBUILT_CACHE", str(tmp_path / "prebuilt"))
+    monkeypatch.setenv("MIGBOT_CACHE_DIR", str(tmp_path / "cache"))
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "prebuilt").rglob("*"))
+
+    bindir = server.find_bindir()
+    run_as = server.RunAs.for_current_process()
+    version = server._server_version(bindir)
+    assert server._cached_cluster(bindir, version, run_as) == prebuilt
+    assert not (tmp_path / "cache").exists()
+    # Another build (here: another version) gets a cluster of its own, in the writable cache.
+    other = server._cached_cluster(bindir, version + ".1", run_as)
+    assert other.parent == tmp_path / "cache" / "clusters" and (other / "PG_VERSION").is_file()
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "prebuilt").rglob("*")) == before
+
+
 def test_dockerfile_passes_hadolint():
     hadolint = require_hadolint()
     proc = subprocess.run([hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
                           check=False, capture_output=True, text=True)
     assert proc.returncode == 0 and not proc.stdout.strip(), f"hadolint:\n{proc.stdout}{proc.stderr}"
+
+
+def test_the_image_is_at_most_350_mb(migbot_image):
+    # As `podman images` counts it (10^6 bytes a MB): the layers, uncompressed.
+    assert image_size(migbot_image) <= 350 * 1000**2, f"{image_size(migbot_image) / 1000**2:.0f} MB"
 
 
 def test_image_runs_migbot_as_root_with_postgres_unprivileged(migbot_image):
@@ -109,17 +138,49 @@ def test_image_runs_migbot_as_root_with_postgres_unprivileged(migbot_image):
     assert config.get("User", "") in ("", "root", "0")  # GitHub runs Docker actions as root anyway
     proc = podman("run", "--rm", "--network=host", "--entrypoint", "sh", migbot_image, "-c",
                   "id -u; id -un postgres; command -v git; command -v migbot; ls /usr/lib/postgresql/*/bin/initdb; "
+                  "command -v pg_dump; ls /usr/lib/postgresql/*/lib/llvmjit.so /usr/lib/*/libLLVM* 2>/dev/null; "
                   "ls -A /root; ls -A /etc/pip.conf /etc/xdg/pip 2>/dev/null; echo context; ls -A /usr/src/migbot; "
                   "echo end")
     lines = proc.stdout.split()
     assert lines[0] == "0" and lines[1] == "postgres", proc.stdout
     assert "/usr/bin/git" in lines and "/usr/local/bin/migbot" in lines, proc.stdout
-    assert any(line.startswith("/usr/lib/postgresql/15/bin/initdb") for line in lines), proc.stdout
+    assert "/usr/lib/postgresql/15/bin/initdb" in lines and "/usr/lib/postgresql/15/bin/pg_dump" in lines, proc.stdout
+    assert not [line for line in lines if "llvm" in line.lower()], proc.stdout  # no JIT: 100+ MB migbot never uses
     # The build's pip settings, CA bundle and package indexes (mounted for RUN steps) left nothing.
     assert not {".config", ".host", "pip.conf", "ca-certificates.crt"} & set(lines), proc.stdout
     assert lines[-1] == "end", proc.stdout
     # .dockerignore lets in only what `pip install .` needs (no .git, .venv, tests, caches).
     assert lines[lines.index("context") + 1:-1] == ["README.md", "pyproject.toml", "src"], proc.stdout
+
+
+# The server migbot starts in the image, with what projects' migrations use: contrib's trusted
+# extensions, XML (libxml2), ICU collations, and pg_dump on a database.
+SERVER_FEATURES = """
+import subprocess, tempfile
+from pathlib import Path
+import psycopg
+from migbot.provision.server import launch_server
+server = launch_server(Path(tempfile.mkdtemp()))
+try:
+    server.wait_ready()
+    with psycopg.connect(**server.info.admin_kwargs(), autocommit=True) as conn:
+        for extension in ("pgcrypto", "citext", "uuid-ossp", "pg_trgm", "hstore", "btree_gist"):
+            conn.execute(f'CREATE EXTENSION "{extension}"')
+        conn.execute("CREATE COLLATION german (provider = icu, locale = 'de')")
+        print("xml", conn.execute("SELECT xmlparse(document '<a>1</a>')::text").fetchone()[0])
+        print("uuid", conn.execute("SELECT length(gen_random_uuid()::text)").fetchone()[0])
+        print("jit", conn.execute("SELECT pg_jit_available()").fetchone()[0])
+    dump = subprocess.run(["pg_dump", "--schema-only", "-h", server.info.socket_dir, "-p", str(server.info.port),
+                           "-U", server.info.user, server.info.maintenance_db], capture_output=True, text=True)
+    print("dump", dump.returncode, "CREATE EXTENSION IF NOT EXISTS citext" in dump.stdout, dump.stderr.strip())
+finally:
+    server.stop()
+"""
+
+
+def test_the_servers_extensions_collations_and_pg_dump_work_in_the_image(migbot_image):
+    proc = podman("run", "--rm", "--network=host", "--entrypoint", "python3", migbot_image, "-c", SERVER_FEATURES)
+    assert proc.stdout.split("\n")[:4] == ["xml <a>1</a>", "uuid 36", "jit False", "dump 0 True "], proc.stdout
 
 
 def test_verify_passes_in_the_container_like_the_runner_runs_it(migbot_image, tmp_path):
@@ -145,10 +206,10 @@ def test_verify_passes_in_the_container_like_the_runner_runs_it(migbot_image, tm
 
     inspected = [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("::inspect::")]
     assert ["user", "root"] in inspected, detail
-    # PostgreSQL ran in the container, as the unprivileged `postgres` user (its initdb'd
-    # cluster was cached under the container's $HOME, /github/home).
-    clusters = [entry for entry in inspected if entry[0] == "cluster"]
-    assert clusters and clusters[0][1] == "postgres" and clusters[0][2] == "15", detail
+    # PostgreSQL ran in the container, as the unprivileged `postgres` user, from the cluster
+    # initialised when the image was built: no initdb at run time, nothing cached under $HOME.
+    [cluster] = [entry for entry in inspected if entry[0] == "cluster"]
+    assert cluster[1:3] == ["postgres", "15"] and cluster[3].startswith("/usr/local/share/migbot/clusters/"), detail
     # Nothing of migbot's is left in the container: no server, no temp dirs.
     leftovers = [entry for entry in inspected if entry[0] == "leftover-file"]
     processes = [entry for entry in inspected if entry[0] == "process"]  # the script itself is left out

@@ -77,8 +77,9 @@ LEFT_BEHIND = {
 def run(tmp_path_factory):
     repo: Repo = make_repo(tmp_path_factory.mktemp("completeness") / "service")
     repo.revision("0100", "0002", BASE_OBJECTS, BASE_DROP)
-    # Event triggers, foreign data wrappers and giving a table away need a superuser.
-    repo.write("pyproject.toml", "[tool.migbot]\nsuperuser = true\n")
+    # Event triggers, foreign data wrappers and giving a table away need a superuser. Over ten
+    # new revisions pg_dump would compare the round trip only: this run asks for every step.
+    repo.write("pyproject.toml", "[tool.migbot]\nsuperuser = true\npg-dump-each-step = true\n")
     repo.commit("main: objects for the branch to change")
     repo.branch("feature")
     down = "0100"
@@ -129,3 +130,26 @@ def test_without_pg_dump_the_verdict_says_it_rests_on_the_catalogs(repo: Repo) -
         assert check["status"] == "pass"
         assert check["summary"].endswith("(compared from the catalogs only: the pg_dump backstop is off "
                                          "(MIGBOT_PG_DUMP=none))")
+
+
+def test_past_ten_new_revisions_pg_dump_compares_the_round_trip_and_the_steps_say_so(repo: Repo) -> None:
+    repo.commit_on_main("pyproject.toml", "[tool.migbot]\nsuperuser = true\n")
+    repo.git("rebase", "-q", "main")
+    down = "0002"
+    for number in range(3, 14):
+        rev = f"{number:04d}"
+        forgets = 'op.execute("CREATE FOREIGN DATA WRAPPER lonely_fdw")\n' if number == 7 else ""
+        repo.revision(rev, down, f'{forgets}op.execute("CREATE TABLE marker_{number} (id int)")',
+                      f'op.execute("DROP TABLE marker_{number}")')
+        down = rev
+    repo.commit("feature: eleven revisions, one downgrade forgets a wrapper no catalog query names")
+    result = repo.verify()
+    stairway = result.check("downgrade-restores-schema")
+    assert stairway["status"] == "pass"
+    assert "(compared from the catalogs only: 11 new revisions, and pg_dump compares each step for up to 10; " \
+        "it compared the round trip's ends. `pg-dump-each-step = true` makes it compare every step)" \
+        in stairway["summary"]
+    roundtrip = result.check("roundtrip")
+    assert roundtrip["status"] == "fail"
+    assert "only pg_dump shows" in " ".join(f["message"] + " ".join(f["details"]) for f in roundtrip["findings"])
+    assert result.exit_code == 1

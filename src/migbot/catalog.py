@@ -334,7 +334,11 @@ pg_dump's own entries. An entry that differs and that no itemised difference alr
 the check as a difference "only pg_dump shows", with the statements. This is how a foreign data
 wrapper, an operator class or any kind migbot does not itemise is still caught. The dump runs
 beside the catalog queries; when no pg_dump as new as the server is found, the comparison says so
-and relies on the catalogs alone.
+and relies on the catalogs alone. On a branch of more than 10 new revisions, the stairway's steps
+are compared from the catalogs alone and pg_dump compares the round trip's ends (`roundtrip`
+still fails on what only pg_dump shows, without naming the revision); the summaries of
+`downgrade-restores-schema` and `reupgrade` say so, and `pg-dump-each-step = true` in the
+config compares every step (see [config.md](config.md)).
 
 Left out, on purpose:
 

@@ -1,4 +1,4 @@
-"""The command line: `migbot verify`, `migbot render`, `migbot checks`, `migbot action`.
+"""The command line: `migbot verify`, `migbot plan`, `migbot render`, `migbot checks`, `migbot action`.
 
 Exit codes: 0 every check passed; 1 a check failed; 2 usage or config error;
 3 migbot itself could not run; 130 interrupted.
@@ -18,13 +18,19 @@ from pydantic import ValidationError
 from migbot import __version__
 from migbot.catalog import render_markdown as render_catalog
 from migbot.errors import (
-    EXIT_CHECKS_FAILED, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MigbotError, UsageError,
+    EXIT_CHECKS_FAILED,
+    EXIT_INFRA,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    MigbotError,
+    UsageError,
 )
+from migbot.provision.conninfo import ServerInfo
+from migbot.redact import Redactor
 from migbot.report.markdown import render_markdown
 from migbot.report.model import SCHEMA_VERSION, Report
-from migbot.provision.conninfo import ServerInfo
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
-from migbot.redact import Redactor
 
 FORMATS = ("terminal", "markdown", "json")
 
@@ -55,7 +61,23 @@ def _parser() -> argparse.ArgumentParser:
                         help="limit for each step (a migration, a downgrade, ...); default 300")
     verify.add_argument("--config", type=Path, metavar="FILE", help="config file to use instead of the "
                         "[tool.migbot] table of the head commit's pyproject.toml or migbot.toml")
+    verify.add_argument("--project", metavar="PATH", help="verify only this Alembic project of a monorepo: its "
+                        "folder (as `migbot plan` prints it) or its ini file")
     verify.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+
+    plan = sub.add_parser("plan", help="print the Alembic projects the branch touches, as a GitHub Actions matrix",
+                          description="Print, as JSON for `strategy.matrix`, the Alembic projects the change from "
+                          "the base to head touches: {\"include\": [{\"project\": ..., \"alembic_ini\": ..., "
+                          "\"artifact\": ...}]}. It reads git only: none of the project's code runs, no "
+                          "PostgreSQL is needed.")
+    plan.add_argument("--repo", type=Path, default=Path("."), metavar="PATH",
+                      help="the git repository (default: the current directory)")
+    plan.add_argument("--base", metavar="REF", help="the branch the change merges into (default: the repository's "
+                      "default branch, e.g. origin/main)")
+    plan.add_argument("--head", default="HEAD", metavar="REF", help="the commit to plan for (default: HEAD)")
+    plan.add_argument("--config", type=Path, metavar="FILE", help="config file to use instead of the "
+                      "[tool.migbot] table of the head commit's pyproject.toml or migbot.toml")
+    plan.add_argument("--output", type=Path, metavar="FILE", help="also write the JSON to FILE")
 
     render = sub.add_parser("render", help="re-render a saved JSON report")
     render.add_argument("report", type=Path, metavar="REPORT.json")
@@ -94,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "render":
             return _render(args)
+        if args.command == "plan":
+            return _plan(args)
         if args.command == "action":
             from migbot.github.action import run_action
 
@@ -146,7 +170,7 @@ def _verify(args) -> int:
     try:
         report = verify(
             VerifyOptions(repo=args.repo, base=args.base, head=args.head, database_url=args.database_url,
-                          timeout=args.timeout, config_path=args.config),
+                          timeout=args.timeout, config_path=args.config, project=args.project),
             progress=progress,
         )
     finally:
@@ -157,6 +181,23 @@ def _verify(args) -> int:
         print(f"migbot: {report.counts.failed} checks failed; report written to {args.output}" if not report.passed
               else f"migbot: all checks {verdict}; report written to {args.output}", file=sys.stderr)
     return EXIT_OK if report.passed else EXIT_CHECKS_FAILED
+
+
+def _plan(args) -> int:
+    from migbot.plan.matrix import plan_matrix
+
+    _check_writable(args.output, "the matrix")
+    matrix, lines = plan_matrix(args.repo, args.base, args.head, args.config)
+    text = matrix.model_dump_json() + "\n"  # one line: `echo "matrix=$(migbot plan)" >> "$GITHUB_OUTPUT"`
+    for line in lines:
+        print(f"migbot: {line}", file=sys.stderr)
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Cannot write the matrix to {args.output}: {exc.strerror}.") from None
+    sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _render(args) -> int:
@@ -183,14 +224,14 @@ def _format(chosen: str | None, output: Path | None) -> str:
     return {".md": "markdown", ".markdown": "markdown", ".json": "json"}.get(suffix, "terminal")
 
 
-def _check_writable(output: Path | None) -> None:
+def _check_writable(output: Path | None, what: str = "the report") -> None:
     if output is None:
         return
     directory = output.parent if str(output.parent) else Path(".")
     if not directory.is_dir():
-        raise UsageError(f"Cannot write the report to {output}: {directory} is not a directory.")
+        raise UsageError(f"Cannot write {what} to {output}: {directory} is not a directory.")
     if (output.exists() and not os.access(output, os.W_OK)) or not os.access(directory, os.W_OK):
-        raise UsageError(f"Cannot write the report to {output}: permission denied.")
+        raise UsageError(f"Cannot write {what} to {output}: permission denied.")
 
 
 def _emit(report: Report, fmt: str, output: Path | None) -> None:

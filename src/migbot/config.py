@@ -92,6 +92,8 @@ class ProjectSettings(_Model):
 
     python: str | None = None
     sys_path: list[str] = []
+    export: list[str] = Field(default=[], description="More files or folders (relative to the repository root) to "
+                              "copy into the trees the project's code runs in.")
     env: dict[str, str] = {}
     default_env: bool = Field(default=True, strict=True)  # "false" must not read as true-ish
     set_sqlalchemy_url: bool = Field(default=True, strict=True)
@@ -123,6 +125,8 @@ class MigbotConfig(ProjectSettings):
     alembic_ini: StrList | None = None
     timeout: float | None = Field(default=None, ge=1, strict=True)
     superuser: bool = Field(default=False, strict=True)  # run the project's code as a superuser
+    pg_dump_each_step: bool | None = Field(default=None, strict=True, description="Compare each stairway step "
+                                           "with pg_dump too; unset: for up to 10 new revisions.")
     checks: dict[str, Level] = {}
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []

@@ -28,6 +28,7 @@ from migbot.discover.projects import FoundProjects, find_projects
 from migbot.errors import MigbotError
 from migbot.evidence import Evidence
 from migbot.plan.changes import ProjectPlan, Refs, build_plans, project_inis
+from migbot.plan.monorepo import keep_project, select_project
 from migbot.progress import Progress
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.leftovers import LEFTOVER_AGE, sweep
@@ -55,6 +56,7 @@ class VerifyOptions:
     # How the report names the two sides when base and head are bare SHAs (the Action's case).
     base_label: str | None = None
     head_label: str | None = None
+    project: str | None = None  # --project: verify only this Alembic project (its folder or ini file)
 
 
 def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
@@ -87,12 +89,16 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
     try:
         found = find_projects(sorted(head_blobs), lambda paths: repo.read_files(head, paths))
         ini_paths = project_inis(config, found)
+        if options.project is not None:
+            ini_paths = select_project(options.project, ini_paths)
         if ini_paths and not nothing_new:
             if not options.database_url:
                 progress.step("starting a throwaway PostgreSQL")
                 server = launch_server(workdir)
             ctx.prespawn(config.for_project(ini_paths[0]))
         plans = build_plans(repo, refs, config, head_blobs, found)
+        if options.project is not None:
+            plans, found = keep_project(plans, found, ini_paths[0])
         notes = _notes(repo, options, plans, config, found) + ([config_note] if config_note else [])
         if nothing_new:
             notes.insert(0, f"{refs.head_ref} ({refs.head[:7]}) has no commits that {refs.base_ref} does not have, "
@@ -102,8 +108,7 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
             runs = [(plan, Evidence(base_has_alembic=plan.merge_base.project is not None, live_skipped=skipped))
                     for plan in plans]
         else:
-            ctx.check_out([c for plan in plans for c in (plan.head.commit, plan.merge_base.commit)
-                           if c != plan.merge_base.commit or plan.merge_base.project is not None])
+            notes += ctx.check_out(plans)
             database = _provision(ctx, server, options, progress, superuser=config.superuser, notes=notes)
             # run in worker processes, snapshot and compare
             runs = [ProjectRun(ctx, plan, config, index).run() for index, plan in enumerate(plans)]

@@ -7,12 +7,13 @@ and head are seen exactly as committed.
 from __future__ import annotations
 
 import difflib
-import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from migbot.discover.tree_writer import Entry, Unreadable, write_tree
 from migbot.errors import InfraError, UsageError
 
 HISTORY_HINT = (
@@ -224,17 +225,55 @@ class GitRepo:
         return changed, untracked
 
     # --- trees --------------------------------------------------------------------
-    def export_tree(self, commit: str, path: Path, index_file: Path) -> Path:
-        """Write the files of `commit` to `path` through a private index file.
+    def export_tree(self, commit: str, path: Path, *, wanted: Callable[[str], bool] | None = None,
+                    required: Callable[[str], bool] = lambda _path: True) -> list[Unreadable]:
+        """Write the files of `commit` (those `wanted`, else all) to `path`, as committed.
 
-        Unlike `git worktree add`, this leaves the repository's metadata untouched (no
-        worktree to prune if migbot is killed) and is safe to run concurrently.
+        A file git cannot produce is left out and returned, unless it is `required`: then
+        the export fails naming it. Unlike `git worktree add`, this leaves the repository's
+        metadata untouched (no worktree to prune if migbot is killed) and is safe to run
+        concurrently.
         """
-        env = {**os.environ, "GIT_INDEX_FILE": str(index_file)}
-        for args in (["read-tree", commit], ["checkout-index", "--all", "--force", f"--prefix={path}/"]):
-            result = subprocess.run([*SAFE_GIT, *args], cwd=self.root, env=env, capture_output=True, text=True,
-                                    check=False)
-            if result.returncode != 0:
-                raise InfraError(f"Could not check out {commit[:12]} into {path}: {result.stderr.strip()}")
-        index_file.unlink(missing_ok=True)
-        return path
+        entries = [Entry(mode, sha, name) for mode, sha, name in self.tree_entries(commit)
+                   if wanted is None or wanted(name)]
+        try:
+            unreadable = write_tree(list(SAFE_GIT) + ["-C", str(self.root)], entries, path)
+        except OSError as exc:
+            raise InfraError(f"Could not write the files of {commit[:12]} into {path}: {exc}") from None
+        needed = [u for u in unreadable if required(u.path)]
+        if needed:
+            shown = ", ".join(f"{u.path} ({u.reason})" for u in needed[:5])
+            more = f" (and {len(needed) - 5} more)" if len(needed) > 5 else ""
+            raise UsageError(
+                f"git cannot read {len(needed)} file{'s' if len(needed) > 1 else ''} of commit {commit[:12]} that "
+                f"the run needs: {shown}{more}.",
+                hint="In a partial clone (git clone --filter) git fetches missing files from the remote: check that "
+                "it is reachable, or clone without --filter. Otherwise objects are missing or damaged: "
+                "`git fsck` lists them.",
+            )
+        return unreadable
+
+    def tree_entries(self, commit: str) -> list[tuple[str, str, str]]:
+        """(mode, object id, path) of every file, symlink and submodule of `commit`."""
+        entries = []
+        for line in self._git("ls-tree", "-r", "-z", "--full-tree", commit, strip=False).split("\0"):
+            if line:
+                meta, name = line.split("\t", 1)
+                mode, _kind, sha = meta.split()
+                entries.append((mode, sha, name))
+        return entries
+
+
+def at_root(path: str) -> bool:
+    """Is this a file directly in the repository's top folder (pyproject.toml, setup.py, ...)?"""
+    return "/" not in path
+
+
+def unreadable_note(commits: list[str], unreadable: list[Unreadable]) -> str:
+    """One sentence on the files of `commits` left out of their exports."""
+    shown = ", ".join(f"{u.path} ({u.reason})" for u in unreadable[:3])
+    more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    which = f"commit {commits[0][:12]}" if len(commits) == 1 else \
+        f"commits {', '.join(c[:12] for c in commits[:-1])} and {commits[-1][:12]}"
+    return (f"migbot left out {len(unreadable)} file{'s' if len(unreadable) > 1 else ''} of {which} that git could "
+            f"not read, none of which the Alembic project was found to need: {shown}{more}.")

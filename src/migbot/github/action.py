@@ -42,6 +42,10 @@ def run_action(environ=os.environ) -> int:
         if mode == "publish" and env.install:
             raise UsageError("`mode: publish` runs none of the project's code, so it takes no install command.",
                              hint="Move `install:` to the verify workflow's migbot step.")
+        if mode != "verify" and env.project:
+            raise UsageError(f"The project input belongs to `mode: verify`, not `mode: {mode}`: each job of a matrix "
+                             "verifies one project, and the publish workflow merges their results into one "
+                             "`migbot` status.", hint="See \"Monorepos\" in docs/action.md.")
     except MigbotError as exc:  # said once, as an annotation the run's page shows
         print(annotation("error", f"migbot: {exc.message}" + (f"\n{exc.hint}" if exc.hint else "")))
         return exc.exit_code

@@ -62,8 +62,8 @@ def _retry(*, server_errors: bool) -> GithubRetry:
 
 class GitHubAPI:
     def __init__(self, api_url: str, token: str, repository: str):
-        common = dict(base_url=api_url, auth=Auth.Token(token), per_page=100, timeout=30, lazy=True,
-                      user_agent=f"migbot/{__version__}")
+        common = {"base_url": api_url, "auth": Auth.Token(token), "per_page": 100, "timeout": 30, "lazy": True,
+                  "user_agent": f"migbot/{__version__}"}
         self.repository = repository
         self._github = Github(retry=_retry(server_errors=True), **common)
         self._repo = self._github.get_repo(repository)
@@ -101,14 +101,20 @@ class GitHubAPI:
                                                                                                    head=head)])
         return [PullRequest.from_payload(pr, self.repository) for pr in pulls]
 
-    def run_artifacts(self, run_id: int, name: str) -> list[Artifact]:
-        """The artifacts named `name` of a workflow run of this repository."""
+    def run_artifacts(self, run_id: int, max_pages: int = 10) -> list[Artifact]:
+        """Every artifact of a workflow run of this repository (a matrix uploads one per job), a page
+        of 100 at a time."""
         url = f"/repos/{self.repository}/actions/runs/{run_id}/artifacts"
-        _, data = self._call("list the verify run's artifacts", lambda: self._github.requester.requestJsonAndCheck(
-            "GET", url, parameters={"name": name, "per_page": 100}))
-        items = (data or {}).get("artifacts") or []
-        return [Artifact(int(a["id"]), str(a["name"]), int(a.get("size_in_bytes") or 0), bool(a.get("expired")))
-                for a in items if isinstance(a, dict) and a.get("name") == name]
+        found: list[Artifact] = []
+        for page in range(1, max_pages + 1):
+            _, data = self._call("list the verify run's artifacts", lambda page=page: (
+                self._github.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100, "page": page})))
+            items = [a for a in (data or {}).get("artifacts") or [] if isinstance(a, dict)]
+            found += [Artifact(int(a["id"]), str(a.get("name")), int(a.get("size_in_bytes") or 0),
+                               bool(a.get("expired"))) for a in items]
+            if len(items) < 100:
+                break
+        return found
 
     def download_artifact(self, artifact_id: int, limit: int) -> bytes:
         """The artifact's zip. GitHub answers with a redirect to a short-lived signed URL on another host:

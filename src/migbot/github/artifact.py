@@ -21,18 +21,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from migbot.catalog import BY_ID
 from migbot.errors import EXIT_CHECKS_FAILED, MigbotError
+from migbot.plan.matrix import REPORT_ARTIFACT, Matrix
 from migbot.report.model import SCHEMA_VERSION, Counts, Report
 
-ARTIFACT_NAME = "migbot-report"  # the name the verify workflow uploads the folder under
+ARTIFACT_NAME = REPORT_ARTIFACT  # the name the verify workflow uploads the folder under (a matrix: ARTIFACT_NAME-*)
+PLAN_ARTIFACT = "migbot-plan"  # a monorepo's plan job uploads `migbot plan`'s matrix under this name
 FOLDER = ".migbot"  # relative to the workspace
 REPORT_FILE = "report.json"
 REQUEST_FILE = "publish-request.json"
-EXPECTED_FILES = (REPORT_FILE, REQUEST_FILE)
+PLAN_FILE = "plan.json"
 
 MAX_ARTIFACT_BYTES = 8 * 1024 * 1024  # the zip, as GitHub reports and serves it
 MAX_REPORT_BYTES = 32 * 1024 * 1024  # report.json, unpacked (reports are a few hundred KB)
 MAX_REQUEST_BYTES = 64 * 1024  # publish-request.json, unpacked
+MAX_PLAN_BYTES = 256 * 1024  # plan.json, unpacked
 MAX_ERROR_CHARS = 2000
+MAX_PROJECT_CHARS = 1000
 
 Sha = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{40}|[0-9a-f]{64})$")]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
@@ -53,6 +57,9 @@ class PublishRequest(BaseModel):
     version: Literal[1] = 1
     event: Literal["pull_request", "merge_group"]
     pull_request: Annotated[int, Field(ge=1)] | None = None
+    # The project input: one job of a monorepo's matrix verified this project alone. Left out when unset,
+    # so that a publish job of an earlier version still reads the request of a verify job of this one.
+    project: Annotated[str, StringConstraints(max_length=MAX_PROJECT_CHARS)] | None = None
     base_sha: Sha
     head_sha: Sha
     projects: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(default=[], max_length=1000)
@@ -80,29 +87,14 @@ def write_folder(workspace: Path, request: PublishRequest, report: Report | None
     folder = fresh_folder(workspace / FOLDER)
     if report is not None:
         (folder / REPORT_FILE).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    (folder / REQUEST_FILE).write_text(request.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    unset = {"project"} if request.project is None else set()
+    (folder / REQUEST_FILE).write_text(request.model_dump_json(indent=2, exclude=unset) + "\n", encoding="utf-8")
     return folder
 
 
 def read_artifact(data: bytes) -> tuple[PublishRequest, Report | None]:
     """The request and the report from the artifact's zip, or RefusedArtifact saying why."""
-    if len(data) > MAX_ARTIFACT_BYTES:
-        raise RefusedArtifact(f"the artifact is larger than {MAX_ARTIFACT_BYTES // (1024 * 1024)} MiB")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:  # also: a zip64 record that lies
-        raise RefusedArtifact(f"the artifact is not a zip file ({exc})") from None
-    names = [m.filename for m in members]
-    unexpected = sorted({n for n in names if n not in EXPECTED_FILES})
-    if unexpected:
-        shown = ", ".join(repr(_printable(n, 80)) for n in unexpected[:5])
-        raise RefusedArtifact(f"the artifact holds files migbot does not expect: {shown}; it takes only "
-                              f"{' and '.join(EXPECTED_FILES)}")
-    if len(names) != len(set(names)):
-        raise RefusedArtifact("the artifact holds the same file twice")
-    limits = {REPORT_FILE: MAX_REPORT_BYTES, REQUEST_FILE: MAX_REQUEST_BYTES}
-    texts = {m.filename: _read_member(archive, m, limits[m.filename]) for m in members}
+    texts = _unzip(data, {REPORT_FILE: MAX_REPORT_BYTES, REQUEST_FILE: MAX_REQUEST_BYTES})
     if REQUEST_FILE not in texts:
         raise RefusedArtifact(f"the artifact has no {REQUEST_FILE}")
     try:
@@ -118,19 +110,52 @@ def read_artifact(data: bytes) -> tuple[PublishRequest, Report | None]:
     elif report is None:
         raise RefusedArtifact(f"the artifact has no {REPORT_FILE}")
     elif request.result != report.result or request.projects != [p.alembic_ini for p in report.projects] \
-            or (request.base_sha, request.head_sha) != (report.refs.base, report.refs.head):
+            or (request.base_sha, request.head_sha) != (report.refs.base, report.refs.head) \
+            or (request.project is not None and len(report.projects) != 1):
         raise RefusedArtifact(f"{REQUEST_FILE} and {REPORT_FILE} disagree about what was verified")
     return request, report
 
 
+def read_plan(data: bytes) -> Matrix:
+    """The matrix a monorepo's plan job uploaded (`migbot plan`'s JSON, as plan.json): which
+    projects the verify run meant to verify, so that one that left no result is not missed."""
+    texts = _unzip(data, {PLAN_FILE: MAX_PLAN_BYTES})
+    if PLAN_FILE not in texts:
+        raise RefusedArtifact(f"the {PLAN_ARTIFACT} artifact has no {PLAN_FILE}")
+    try:
+        return Matrix.model_validate_json(texts[PLAN_FILE])
+    except ValidationError as exc:
+        raise RefusedArtifact(f"{PLAN_FILE} is not the matrix `migbot plan` prints: {_first_error(exc)}") from None
+
+
 def error_line(request: PublishRequest) -> str:
     """The verify job's reason for not running, as one printable line (it is the pull request's text)."""
-    return _printable(request.error or "the verify job could not run", 300)
+    return printable(request.error or "the verify job could not run", 300)
+
+
+def _unzip(data: bytes, limits: dict[str, int]) -> dict[str, bytes]:
+    """The files of an artifact's zip, each within its limit; only the names `limits` holds."""
+    if len(data) > MAX_ARTIFACT_BYTES:
+        raise RefusedArtifact(f"the artifact is larger than {MAX_ARTIFACT_BYTES // (1024 * 1024)} MiB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:  # also: a zip64 record that lies
+        raise RefusedArtifact(f"the artifact is not a zip file ({exc})") from None
+    names = [m.filename for m in members]
+    unexpected = sorted({n for n in names if n not in limits})
+    if unexpected:
+        shown = ", ".join(repr(printable(n, 80)) for n in unexpected[:5])
+        raise RefusedArtifact(f"the artifact holds files migbot does not expect: {shown}; it takes only "
+                              f"{' and '.join(limits)}")
+    if len(names) != len(set(names)):
+        raise RefusedArtifact("the artifact holds the same file twice")
+    return {m.filename: _read_member(archive, m, limits[m.filename]) for m in members}
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes:
     if member.is_dir():
-        raise RefusedArtifact(f"the artifact holds a folder, {_printable(member.filename, 80)!r}")
+        raise RefusedArtifact(f"the artifact holds a folder, {printable(member.filename, 80)!r}")
     if member.file_size > limit:
         raise RefusedArtifact(f"{member.filename} is larger than {_size(limit)} unpacked")
     try:
@@ -150,7 +175,7 @@ def _parse_report(text: bytes) -> Report:
         raise RefusedArtifact(f"{REPORT_FILE} is not JSON ({type(exc).__name__})") from None
     if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
         found = raw.get("schema_version") if isinstance(raw, dict) else None
-        raise RefusedArtifact(f"{REPORT_FILE} has schema_version {_printable(repr(found), 40)}, not {SCHEMA_VERSION}: "
+        raise RefusedArtifact(f"{REPORT_FILE} has schema_version {printable(repr(found), 40)}, not {SCHEMA_VERSION}: "
                               "the verify and publish workflows must use the same migbot version")
     try:
         report = Report.model_validate(raw)
@@ -159,7 +184,7 @@ def _parse_report(text: bytes) -> Report:
     unknown = sorted({c.id for p in report.projects for c in p.checks} - set(BY_ID))
     if unknown:
         raise RefusedArtifact(f"{REPORT_FILE} names checks migbot does not have: "
-                              f"{', '.join(_printable(u, 40) for u in unknown[:5])}")
+                              f"{', '.join(printable(u, 40) for u in unknown[:5])}")
     if report.counts != Counts.of(report.projects) or \
             report.result != ("fail" if any(p.result == "fail" for p in report.projects) else "pass"):
         raise RefusedArtifact(f"{REPORT_FILE} does not add up: its result or counts are not its checks'")
@@ -169,10 +194,10 @@ def _parse_report(text: bytes) -> Report:
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error.get("loc", ()))
-    return _printable(f"{where}: {error.get('msg', '')}" if where else error.get("msg", ""), 200)
+    return printable(f"{where}: {error.get('msg', '')}" if where else error.get("msg", ""), 200)
 
 
-def _printable(text: str, limit: int) -> str:
+def printable(text: str, limit: int) -> str:
     text = _CONTROL.sub(" ", text).strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
 

@@ -64,11 +64,13 @@ class Bot(Job):
 
     # --- publishing -------------------------------------------------------------
     def _publish(self, report: Report, head_sha: str, number: int | None,
-                 command: CommentCommand | None = None, *, where: str | None = None) -> int:
+                 command: CommentCommand | None = None, *, where: str | None = None,
+                 unfinished: list[str] | None = None) -> int:
         """Comment, status, step summary and outputs. where: publish mode's note on what it published
-        (there the job's exit code does not follow fail-on: the verify job's does)."""
+        (there the job's exit code does not follow fail-on: the verify job's does). unfinished: the
+        projects of a matrix that were not verified, a sentence each; they make the status an error."""
         fails = failing(report, self.env.fail_on)
-        result = "fail" if fails else "pass"
+        result = "error" if unfinished else "fail" if fails else "pass"
         report_path = fresh_folder(self.env.workspace / FOLDER) / REPORT_FILE
         report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         # A publish job's annotations would point at the default branch's files: the verify job made them.
@@ -86,9 +88,13 @@ class Bot(Job):
             self._left_for_newer(head_sha, moved, command)
         # Statuses are per commit: this one goes on the verified commit, whatever the head is now.
         state, description = status_line(report)
+        if unfinished:
+            more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
+            state, description = "error", f"{unfinished[0]}{more}; {description[:1].lower()}{description[1:]}"
         status_failed = self._status(head_sha, state, description)
         self._settled = True
-        notes = [text for text in (where, self.read_only, self._moved_note(head_sha, moved)) if text]
+        notes = [inline_text(self.redact(text)) for text in unfinished or []]
+        notes += [text for text in (where, self.read_only, self._moved_note(head_sha, moved)) if text]
         self.workflow.add_summary("".join(f"> [!NOTE]\n> {text}\n\n" for text in notes) + summary)
         if self.read_only:
             self.workflow.warning(self.read_only)
@@ -175,7 +181,7 @@ class Bot(Job):
                 what = "cancelled" if isinstance(exc, KeyboardInterrupt) else "stopped by an internal error"
                 try:
                     self._status(sha, "error", f"migbot was {what}; see the run's log")
-                except Exception:  # noqa: BLE001 - the original error is the one to report
+                except Exception:  # noqa: BLE001, S110 - the original error is the one to report
                     pass
             raise
 

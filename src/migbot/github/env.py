@@ -104,6 +104,7 @@ class ActionEnv:
     mode: str  # single, verify or publish (events.MODES)
     database_url: str | None
     install: str
+    project: str  # mode verify: only this Alembic project, one job of a matrix ("" for every project)
     fail_on: str
     comment: str
     bot_login: str
@@ -160,6 +161,7 @@ class ActionEnv:
             mode=_choice(environ, "mode", MODES),
             database_url=database_url,
             install=_input(environ, "install"),
+            project=_input(environ, "project"),
             fail_on=_choice(environ, "fail-on", FAIL_ON),
             comment=_choice(environ, "comment", COMMENT_MODES),
             bot_login=_input(environ, "bot-login"),

@@ -7,7 +7,7 @@ import base64
 import os
 import sys
 
-from migbot.discover.git import GitRepo
+from migbot.discover.git import GitRepo, at_root
 from migbot.errors import MigbotError
 from migbot.github.artifact import FOLDER
 from migbot.github.env import ActionEnv
@@ -52,7 +52,10 @@ class Job:
             if venv is not None:
                 # The install command runs in an export of the commit to verify, never in the
                 # workspace, whose .git and files later steps of the job trust.
-                GitRepo(self.env.workspace).export_tree(head, tree / "tree", tree / "index")
+                # Files git cannot read are left out (and said), except at the root (pyproject.toml, ...).
+                for left_out in GitRepo(self.env.workspace).export_tree(head, tree / "tree", required=at_root):
+                    print(f"migbot: warning: {left_out.path!r} is not in the install's tree: {left_out.reason}",
+                          file=sys.stderr)  # !r: a path's newline must not start a workflow command
                 os.environ["VIRTUAL_ENV"] = str(install_project(self.env.install, tree / "tree", venv,
                                                                 self.workflow))
             # A line of the project's output that looks like a workflow command must not be obeyed.
@@ -61,7 +64,8 @@ class Job:
             try:
                 return verify(VerifyOptions(repo=self.env.workspace, base=base, head=head,
                                             database_url=self.env.database_url, config_in_repo=self.env.config,
-                                            base_label=base_label, head_label=head_label, allowlisted_env=True),
+                                            base_label=base_label, head_label=head_label, allowlisted_env=True,
+                                            project=self.env.project or None),
                               progress=progress)
             finally:
                 progress.close()

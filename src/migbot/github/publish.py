@@ -23,17 +23,26 @@ def status_line(report: Report) -> tuple[str, str]:
     green because the workflow chose not to fail its job."""
     if not report.projects:
         return "success", "No Alembic project in this repository"
-    problems = [c.id for p in report.projects for c in p.checks if c.status == "fail"]
-    warnings = [c.id for p in report.projects for c in p.checks if c.status == "warn"]
+    problems = [(p.name, c.id) for p in report.projects for c in p.checks if c.status == "fail"]
+    warnings = [(p.name, c.id) for p in report.projects for c in p.checks if c.status == "warn"]
     if problems:
-        text = f"{plural(len(problems), 'check')} failed: {', '.join(dict.fromkeys(problems))}"
+        text = f"{plural(len(problems), 'check')} failed{_where(report, problems)}: {_ids(problems)}"
     elif warnings:
-        text = f"Passed with {plural(len(warnings), 'warning')}: {', '.join(dict.fromkeys(warnings))}"
+        text = f"Passed with {plural(len(warnings), 'warning')}{_where(report, warnings)}: {_ids(warnings)}"
     elif not touches_migrations(report):
         text = f"No migration changes; {plural(report.counts.passed, 'check')} passed"
     else:
         text = f"All {report.counts.passed} checks passed"
     return ("failure" if problems else "success"), text
+
+
+def _where(report: Report, found: list[tuple[str, str]]) -> str:
+    """ in the projects named, when the report holds several (a monorepo)."""
+    return f" in {', '.join(dict.fromkeys(name for name, _ in found))}" if len(report.projects) > 1 else ""
+
+
+def _ids(found: list[tuple[str, str]]) -> str:
+    return ", ".join(dict.fromkeys(check for _, check in found))
 
 
 def touches_migrations(report: Report) -> bool:

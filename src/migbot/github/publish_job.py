@@ -4,15 +4,9 @@ this job runs none of the project's code."""
 from __future__ import annotations
 
 from migbot.errors import EXIT_INFRA, EXIT_OK, MigbotError
-from migbot.github.artifact import (
-    ARTIFACT_NAME,
-    MAX_ARTIFACT_BYTES,
-    PublishRequest,
-    RefusedArtifact,
-    error_line,
-    read_artifact,
-)
+from migbot.github.artifact import ARTIFACT_NAME, RefusedArtifact
 from migbot.github.bot import Bot
+from migbot.github.collect import collect
 from migbot.github.commands import help_text
 from migbot.github.events import CommentCommand, VerifyRun
 from migbot.report.markdown import inline_text
@@ -39,39 +33,37 @@ class PublishJob(Bot):
                                         "verify": lambda: f"@{event.author} {SPLIT_VERIFY_REPLY}"})
 
     def publish_run(self, run: VerifyRun) -> int:
-        """Publish the artifact of a verify run. Where comes from GitHub's event alone: the status goes
-        on the run's head commit, the comment on the pull request GitHub links to the run (or, for a
-        fork, the open one whose head is that commit); the artifact must agree, else it is refused."""
+        """Publish the artifacts of a verify run (one, or one per project of a matrix, merged). Where
+        comes from GitHub's event alone: the status goes on the run's head commit, the comment on the
+        pull request GitHub links to the run (or, for a fork, the open one whose head is that commit);
+        the artifacts must agree, else they are refused."""
         self.run_url = run.html_url or self.run_url  # status and comment link to the run that verified
         sha = run.head_sha
         with self._final_status(sha):
             self._status(sha, "pending", "Publishing the verify run's result…")  # also tells migbot its login
             try:
-                candidates = self._pulls_of(run)
-                listed = self.api.run_artifacts(run.run_id, ARTIFACT_NAME)
-                artifacts = [a for a in listed if not a.expired]
-                if not artifacts:
-                    return self._no_artifact(run, expired=bool(listed))
-                artifact = max(artifacts, key=lambda a: a.id)  # a re-run's replaces the first attempt's
-                if artifact.size > MAX_ARTIFACT_BYTES:
-                    raise RefusedArtifact(f"the artifact is larger than {MAX_ARTIFACT_BYTES // (1024 * 1024)} MiB")
-                request, report = read_artifact(self.api.download_artifact(artifact.id, MAX_ARTIFACT_BYTES))
-                number = self._check_request(request, run, candidates)
+                results = collect(self.api, run, self._pulls_of(run))
             except RefusedArtifact as exc:
                 return self._refuse_artifact(exc, sha)
             except MigbotError as exc:
                 return self._could_not_run(exc, sha)
-            if report is None:  # the verify job could not run: its reason, as the status says it
-                why = error_line(request)
-                return self._settle_error(sha, f"Could not run: {why}", f"**migbot could not run** in the "
-                                          f"[verify run]({self.run_url}): {inline_text(self.redact(why))}")
+            if not results.parts and results.plan is None:
+                return self._no_artifact(run, expired=results.expired)
+            report, number, unfinished = results.report, results.number, results.unfinished()
+            if report is None and unfinished:  # no job ran: their reasons, as the status says them
+                more = f" (and {len(unfinished) - 1} more)" if len(unfinished) > 1 else ""
+                return self._settle_error(sha, unfinished[0] + more, f"**migbot could not verify** in the "
+                                          f"[verify run]({self.run_url}):\n\n"
+                                          + "".join(f"- {inline_text(self.redact(line))}\n" for line in unfinished))
+            if report is None:
+                return self._nothing_touched(sha)
             where = f"the [verify run]({self.run_url}) of `{sha}`"
             if number is None and run.event == "pull_request":
                 where = (f"No open pull request has `{sha}` as its head now (a newer push, or it was closed): "
                          f"migbot set the `migbot` status of {where} only.")
             else:
                 where = f"migbot published the result of {where}" + (f" on #{number}." if number else ".")
-            return self._publish(report, sha, number, where=where)
+            return self._publish(report, sha, number, where=where, unfinished=unfinished)
 
     def _pulls_of(self, run: VerifyRun) -> list[int]:
         """The pull requests a verify run was for, as GitHub tells: the run's own list, or for a fork's
@@ -85,23 +77,14 @@ class PublishJob(Bot):
         pulls = self.api.open_pulls_with_head(f"{run.head_owner}:{run.head_branch}")
         return sorted(p.number for p in pulls if p.head_sha == run.head_sha)
 
-    @staticmethod
-    def _check_request(request: PublishRequest, run: VerifyRun, candidates: list[int]) -> int | None:
-        """The pull request to comment on, once the artifact agrees with the run; None: status only."""
-        if request.head_sha != run.head_sha:
-            raise RefusedArtifact(f"the artifact is for commit {request.head_sha}, but the run verified {run.head_sha}")
-        if request.event != run.event:
-            raise RefusedArtifact(f"the artifact is for a {request.event} event, but the run was for {run.event}")
-        if run.event != "pull_request":
-            if request.pull_request is not None:
-                raise RefusedArtifact("the artifact names a pull request, but the run was for a merge queue")
-            return None
-        if request.pull_request in candidates:
-            return request.pull_request
-        if candidates:
-            raise RefusedArtifact(f"the artifact names pull request #{request.pull_request}, but the run was for "
-                                  + ", ".join(f"#{n}" for n in candidates))
-        return None  # no open pull request has this head any more: the commit's status only
+    def _nothing_touched(self, sha: str) -> int:
+        """A monorepo's plan touched no project, so no job verified anything: that is a pass."""
+        status_failed = self._status(sha, "success", "No Alembic project is touched by this change")
+        self._settled = True
+        self.workflow.add_summary(f"## Database Task Summary\n\nThe plan of the [verify run]({self.run_url}) "
+                                  "found no Alembic project that this change touches: nothing to verify.\n")
+        self.workflow.set_outputs({"result": "skipped"})
+        return EXIT_INFRA if status_failed else EXIT_OK
 
     def _no_artifact(self, run: VerifyRun, *, expired: bool = False) -> int:
         if expired:

@@ -4,7 +4,13 @@ the workflow uploads as an artifact for the publish job."""
 from __future__ import annotations
 
 from migbot.errors import EXIT_CHECKS_FAILED, EXIT_OK, MigbotError
-from migbot.github.artifact import ARTIFACT_NAME, FOLDER, PublishRequest, write_folder
+from migbot.github.artifact import (
+    ARTIFACT_NAME,
+    FOLDER,
+    MAX_PROJECT_CHARS,
+    PublishRequest,
+    write_folder,
+)
 from migbot.github.checkout import require_commits
 from migbot.github.events import VerifyCommits, VerifyPull
 from migbot.github.job import REPORT_PATH, Job
@@ -18,12 +24,13 @@ class VerifyJob(Job):
     the folder the workflow uploads for the publish job (the report and a publish request)."""
 
     def run(self, trigger: VerifyPull | VerifyCommits) -> int:
+        project = self.env.project[:MAX_PROJECT_CHARS] or None  # the input, as the request can hold it
         if isinstance(trigger, VerifyPull):
             pull = trigger.pull
-            what = {"event": "pull_request", "pull_request": pull.number}
+            what = {"event": "pull_request", "pull_request": pull.number, "project": project}
             base, head, labels = pull.base_sha, pull.head_sha, (pull.base_ref, pull.head_ref)
         else:
-            what = {"event": "merge_group", "pull_request": None}
+            what = {"event": "merge_group", "pull_request": None, "project": project}
             base, head, labels = trigger.base_sha, trigger.head_sha, (trigger.base_sha[:12], trigger.head_ref)
         try:
             require_commits(self.env.workspace, {"base": base, "head": head})
@@ -40,9 +47,10 @@ class VerifyJob(Job):
             projects=[p.alembic_ini for p in report.projects]), report)
         self._show(report)
         self.workflow.set_outputs(outputs(report, "fail" if fails else "pass", REPORT_PATH))
+        artifact = f"`{ARTIFACT_NAME}-…` artifact (the plan's `artifact`)" if self.env.project \
+            else f"`{ARTIFACT_NAME}` artifact"
         note = (f"migbot ran as `mode: verify`, with no write access: the publish workflow posts this summary "
-                f"and sets the `migbot` status from the `{ARTIFACT_NAME}` artifact of this run.")
+                f"and sets the `migbot` status from the {artifact} of this run.")
         self.workflow.add_summary(f"> [!NOTE]\n> {note}\n\n" + self._summary(report, head))
-        self.workflow.echo(f"migbot: wrote {FOLDER}/ for the publish workflow (upload it as the "
-                           f"`{ARTIFACT_NAME}` artifact).")
+        self.workflow.echo(f"migbot: wrote {FOLDER}/ for the publish workflow (upload it as the {artifact}).")
         return EXIT_CHECKS_FAILED if fails else EXIT_OK

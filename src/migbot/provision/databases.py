@@ -29,6 +29,7 @@ class Databases:
         self.created: list[str] = []
         self._major: int | None = None
         self._admin: psycopg.Connection | None = None
+        self._readers: dict[str, psycopg.Connection] = {}
 
     def name(self, role: str) -> str:
         return f"{self.prefix}_{role}"
@@ -119,6 +120,7 @@ class Databases:
                 raise InfraError(f"Could not rename database {old}: {first_line(exc)}") from None
 
     def disconnect_all(self, name: str) -> None:
+        self.close_reader(name)
         self.admin().execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
@@ -153,6 +155,8 @@ class Databases:
                 self.admin().execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.owner)))
             except psycopg.Error as exc:
                 problems.append(f"role {self.owner} was not dropped: {first_line(exc)}")
+        for name in list(self._readers):
+            self.close_reader(name)
         if self._admin is not None:
             self._admin.close()
         return problems
@@ -171,6 +175,20 @@ class Databases:
         if self.owner:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.owner)))
         return conn
+
+    def reader(self, name: str) -> psycopg.Connection:
+        """migbot's own connection to `name`, kept open between reads: the catalog queries a
+        snapshot repeats are then planned once (psycopg prepares them). Closed whenever the
+        database is cloned, renamed or dropped."""
+        conn = self._readers.get(name)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._readers[name] = self.connect(name)
+        return conn
+
+    def close_reader(self, name: str) -> None:
+        conn = self._readers.pop(name, None)
+        if conn is not None:
+            conn.close()
 
     def server_major(self) -> int:
         self.admin()

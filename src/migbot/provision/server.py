@@ -39,6 +39,7 @@ _SERVER_SETTINGS = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
+    "jit": "off",  # compiling a query costs more than it saves on test data (and the Action's image has no JIT)
     "max_connections": "40",
     "shared_buffers": "32MB",
     "max_locks_per_transaction": "256",
@@ -57,7 +58,7 @@ class RunAs:
     name: str = ""
 
     @classmethod
-    def for_current_process(cls) -> "RunAs":
+    def for_current_process(cls) -> RunAs:
         if os.geteuid() != 0:
             return cls(name=pwd.getpwuid(os.geteuid()).pw_name)
         for name in ("postgres", "nobody"):
@@ -286,11 +287,27 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "migbot"
 
 
+def prepare_cluster() -> Path:
+    """Make the cached cluster for the server on this machine, as the current user would run
+    it (the Action's image does this when it is built: see MIGBOT_PREBUILT_CACHE)."""
+    bindir = find_bindir()
+    return _cached_cluster(bindir, _server_version(bindir), RunAs.for_current_process())
+
+
 def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
-    """An initialised data directory for this server build, made once and reused."""
-    key = hashlib.sha256(f"{bindir}|{version}|{run_as.name}|v3".encode()).hexdigest()[:16]
+    """An initialised data directory for this server build, made once and reused.
+
+    A read-only cache made in advance (MIGBOT_PREBUILT_CACHE) is looked in first: its
+    cluster is used when its name, which holds the server build, is this one's.
+    """
+    key = hashlib.sha256(f"{bindir}|{version}|{run_as.name}|v4".encode()).hexdigest()[:16]
+    name = f"pg{version}-{run_as.name}-{key}"
+    if os.environ.get("MIGBOT_PREBUILT_CACHE"):
+        prebuilt = Path(os.environ["MIGBOT_PREBUILT_CACHE"]) / "clusters" / name
+        if (prebuilt / "PG_VERSION").is_file() and os.access(prebuilt, os.R_OK | os.X_OK):
+            return prebuilt
     root = cache_root() / "clusters"
-    cluster = root / f"pg{version}-{run_as.name}-{key}"
+    cluster = root / name
     if (cluster / "PG_VERSION").is_file():
         return cluster
     root.mkdir(parents=True, exist_ok=True)
@@ -303,10 +320,12 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
         datadir = scratch / "data"
         datadir.mkdir(mode=0o700)
         run_as.chown(datadir)
+        # 1 MB WAL segments: the first segment is in every copy of the cluster (16 MB by default).
         args = [str(bindir / "initdb"), "-D", str(datadir), "-E", "UTF8", "--locale=C", "--no-sync",
-                "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions"]
+                "--wal-segsize=1", "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256",
+                "--no-instructions"]
         try:
-            result = subprocess.run(args, capture_output=True, text=True, cwd=scratch, **run_as.popen_kwargs())
+            result = subprocess.run(args, check=False, capture_output=True, text=True, cwd=scratch, **run_as.popen_kwargs())
         except OSError as exc:
             raise InfraError(f"Could not run {args[0]} as user {run_as.name}: {exc.strerror}.",
                              hint=f"The PostgreSQL binaries and their directories must be readable by {run_as.name}.") from None
@@ -315,8 +334,9 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
                              hint=(result.stderr or result.stdout)[-2000:])
         # No `postgres` database: a third fewer files to copy at every start.
         subprocess.run([str(bindir / "postgres"), "--single", "-D", str(datadir), MAINTENANCE_DB],
-                       input="DROP DATABASE postgres;\n", capture_output=True, text=True, cwd=scratch,
+                       input="DROP DATABASE postgres;\n", check=False, capture_output=True, text=True, cwd=scratch,
                        **run_as.popen_kwargs())
+        _drop_spare_wal(bindir, datadir, run_as)
         _copy_cluster(datadir, staging / "data")
         try:
             os.rename(staging / "data", cluster)  # atomic: a concurrent run sees all of it or none
@@ -329,9 +349,30 @@ def _cached_cluster(bindir: Path, version: str, run_as: RunAs) -> Path:
     return cluster
 
 
+def _drop_spare_wal(bindir: Path, datadir: Path, run_as: RunAs) -> None:
+    """Keep only the WAL segment of a shut-down cluster's last checkpoint: the others are
+    initdb's, recycled for later use, and every start would copy them; PostgreSQL makes new
+    segments as it needs them. Nothing is removed when pg_controldata cannot say."""
+    try:
+        out = subprocess.run([str(bindir / "pg_controldata"), str(datadir)], check=True, capture_output=True,
+                             text=True, env={**os.environ, "LC_ALL": "C"}, **run_as.popen_kwargs()).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return
+    redo = re.search(r"^Latest checkpoint's REDO WAL file:\s+([0-9A-F]{24})$", out, re.MULTILINE)
+    if redo is None or not re.search(r"^Database cluster state:\s+shut down$", out, re.MULTILINE):
+        return
+    for segment in (datadir / "pg_wal").iterdir():
+        if re.fullmatch(r"[0-9A-F]{24}", segment.name) and segment.name != redo.group(1):
+            segment.unlink()
+
+
 def _copy_cluster(source: Path, target: Path) -> None:
-    result = subprocess.run(["cp", "-a", str(source), str(target)], capture_output=True, text=True)
+    result = subprocess.run(["cp", "-a", str(source), str(target)], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise InfraError(f"Could not copy the cached PostgreSQL cluster: {result.stderr.strip()}")
     # A crashed server may have left its pid file in the cache; never copy it.
     (target / "postmaster.pid").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    print(prepare_cluster())

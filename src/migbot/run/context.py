@@ -14,8 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from migbot.config import ProjectSettings, project_env
-from migbot.discover.git import GitRepo
+from migbot.discover.git import GitRepo, unreadable_note
 from migbot.discover.projects import AlembicProject
+from migbot.discover.tree_writer import Unreadable
+from migbot.plan.changes import ProjectPlan
+from migbot.plan.export_paths import export_selections
 from migbot.progress import Progress
 from migbot.provision.binaries import find_pg_dump
 from migbot.provision.conninfo import ServerInfo
@@ -75,17 +78,34 @@ class RunContext:
             self._dumper = Dumper(pg_dump, self.databases.server.admin_kwargs(), missing)
         return self._dumper
 
-    def check_out(self, commits: list[str]) -> None:
-        """Export the trees of `commits` side by side (concurrently)."""
-        wanted = [c for c in dict.fromkeys(commits) if c not in self._trees]
-        paths = {c: self.workdir / f"tree-{c[:12]}" for c in wanted}
-        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
-            list(pool.map(lambda c: self.repo.export_tree(c, paths[c], self.workdir / f"index-{c[:12]}"), wanted))
+    def check_out(self, plans: list[ProjectPlan]) -> list[str]:
+        """Export, side by side and concurrently, the files each plan's trees need (plan.export_paths);
+        returns notes on the files left out because git could not read them (which the projects
+        were not found to need), and on `export` entries that name nothing."""
+        selections = {c: s for c, s in export_selections(self.repo, plans).items() if c not in self._trees}
+        paths = {c: self.workdir / f"tree-{c[:12]}" for c in selections}
+
+        def export(commit: str) -> list[Unreadable]:
+            selection = selections[commit]
+            return self.repo.export_tree(commit, paths[commit], wanted=selection.wanted, required=selection.is_needed)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(selections))) as pool:
+            left_out = dict(zip(selections, pool.map(export, selections)))
         self._trees.update(paths)
+        unmatched = set.intersection(*(s.unmatched for s in selections.values())) if selections else set()
+        alike: dict[tuple[Unreadable, ...], list[str]] = {}  # one note for files left out of both trees
+        for commit, files in left_out.items():
+            if files:
+                alike.setdefault(tuple(files), []).append(commit)
+        return [unreadable_note(commits, list(files)) for files, commits in alike.items()] + [
+            f"`export` names {path}, which is in none of the commits migbot ran." for path in sorted(unmatched)]
 
     def tree(self, commit: str) -> Path:
+        """The exported tree of `commit`: the whole commit, if check_out did not export it."""
         if commit not in self._trees:
-            self.check_out([commit])
+            path = self.workdir / f"tree-{commit[:12]}"
+            self.repo.export_tree(commit, path)
+            self._trees[commit] = path
         return self._trees[commit]
 
     def prespawn(self, settings: ProjectSettings, count: int = 2) -> None:

@@ -39,44 +39,56 @@ class Database:
         self.version_table = version_table
         self.name = databases.create(role, template=template)
         self._snapshot: Snapshot | None = None
+        self._dump_skipped = False
 
     def reset(self, template: str, snapshot: Snapshot | None = None) -> None:
         """Re-create the database as a clone of `template`; `snapshot` is the template's, if known."""
         self.databases.create(self.role, template=template)
         self._snapshot = snapshot
+        self._dump_skipped = False
 
     def changed(self) -> None:
         self._snapshot = None
 
-    def snapshot(self) -> Snapshot:
-        """The catalogs, itemised, and the pg_dump backstop, read side by side."""
-        if self._snapshot is None:
-            pending = self.dumper.start(self.name, self.version_table.name)
-            try:
-                with self.databases.connect(self.name) as conn:
-                    snapshot = take_snapshot(conn, version_tables=(self.version_table.name,))
-            except psycopg.Error as exc:
+    def snapshot(self, *, skip_dump: str | None = None) -> Snapshot:
+        """The catalogs, itemised, and the pg_dump backstop, read side by side. `skip_dump`:
+        why this snapshot needs no dump (the stairway of a long branch); a later call that
+        wants one adds it to the same state."""
+        cached = self._snapshot
+        if cached is not None and (skip_dump or not self._dump_skipped):
+            return cached
+        pending = None if skip_dump else self.dumper.start(self.name, self.version_table.name)
+        try:
+            snapshot = cached or take_snapshot(self.databases.reader(self.name),
+                                               version_tables=(self.version_table.name,))
+        except psycopg.Error as exc:
+            self.databases.close_reader(self.name)
+            if pending is not None:
                 pending.result(timeout=self.databases.timeout)
-                raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") \
-                    from None
+            raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") \
+                from None
+        if pending is not None:
             snapshot.dump, snapshot.dump_missing = pending.result(timeout=self.databases.timeout)
-            self._snapshot = snapshot
-        return self._snapshot
+        else:
+            snapshot.dump, snapshot.dump_missing = None, skip_dump
+        self._snapshot, self._dump_skipped = snapshot, bool(skip_dump)
+        return snapshot
 
     def heads(self) -> list[str]:
         """alembic_version's rows, wherever env.py's search_path put the table."""
         table, schema = self.version_table.name, self.version_table.schema
         try:
-            with self.databases.connect(self.name) as conn:
-                found = conn.execute(
-                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR n.nspname = %s) "
-                    "ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1", (table, schema, schema)).fetchone()
-                if found is None:
-                    return []
-                rows = conn.execute(sql.SQL("SELECT version_num FROM {}.{}").format(
-                    sql.Identifier(found[0]), sql.Identifier(table))).fetchall()
+            conn = self.databases.reader(self.name)
+            found = conn.execute(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND (%s::text IS NULL OR n.nspname = %s) "
+                "ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1", (table, schema, schema)).fetchone()
+            if found is None:
+                return []
+            rows = conn.execute(sql.SQL("SELECT version_num FROM {}.{}").format(
+                sql.Identifier(found[0]), sql.Identifier(table))).fetchall()
         except psycopg.Error as exc:
+            self.databases.close_reader(self.name)
             raise InfraError(f"Lost the connection to PostgreSQL while reading {table}: {first_line(exc)}") from None
         return sorted(row[0] for row in rows)
 

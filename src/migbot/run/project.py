@@ -103,7 +103,8 @@ class ProjectRun:
         self._plan_new_revisions(head)
         started = time.monotonic()
         trips, at_heads = Stairway(head, ev.new_revisions, template=template, template_snapshot=ev.base_snapshot,
-                                   progress=progress, prefix=self.prefix).walk() \
+                                   progress=progress, prefix=self.prefix,
+                                   dump_each_step=self.config.pg_dump_each_step).walk() \
             if not ev.stairway_skipped else ([], False)
         ev.trips = trips
         self._timed("head: stairway (up, down, up per revision)", started)

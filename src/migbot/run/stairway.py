@@ -11,6 +11,11 @@ collide with what is still there, so alembic_version is stamped back instead. Wh
 a step fails, the database is put back at the revision (from the base template if
 need be) and the stairway goes on.
 
+On a long branch (more new revisions than DUMP_EVERY_STEP_UP_TO, unless the config's
+pg-dump-each-step says otherwise), the steps are compared from the catalogs alone:
+pg_dump's start-up and catalog reads would cost more than the steps themselves. The
+round trip then carries the pg_dump backstop, and the schema checks say so.
+
 Nothing here judges: checks.live and checks.reversibility read the Trips.
 """
 
@@ -21,6 +26,8 @@ from migbot.progress import Progress
 from migbot.run.executor import TreeExecutor
 from migbot.snapshot.compare import compare
 from migbot.snapshot.types import Snapshot
+
+DUMP_EVERY_STEP_UP_TO = 10
 
 
 def rows_of(outcome: StepOutcome | None, revision: str, upgrade: bool) -> dict[str, int] | None:
@@ -52,11 +59,21 @@ def cannot_go_down(trip: Trip) -> str | None:
 
 class Stairway:
     def __init__(self, head: TreeExecutor, revisions: list[str], *, template: str, template_snapshot: Snapshot,
-                 progress: Progress, prefix: str = ""):
+                 progress: Progress, prefix: str = "", dump_each_step: bool | None = None):
         self.head, self.db = head, head.db
         self.revisions = revisions
         self.template, self.template_snapshot = template, template_snapshot
         self.progress, self.prefix = progress, prefix
+        if dump_each_step is None:
+            dump_each_step = len(revisions) <= DUMP_EVERY_STEP_UP_TO
+        self.skip_dump = None if dump_each_step else (
+            f"{len(revisions)} new revisions, and pg_dump compares each step for up to {DUMP_EVERY_STEP_UP_TO}; "
+            "it compared the round trip's ends. `pg-dump-each-step = true` makes it compare every step"
+            if len(revisions) > DUMP_EVERY_STEP_UP_TO else
+            "`pg-dump-each-step = false`: pg_dump compared the round trip's ends only")
+
+    def _snapshot(self) -> Snapshot:
+        return self.db.snapshot(skip_dump=self.skip_dump)
 
     def walk(self) -> tuple[list[Trip], bool]:
         """The trips, and whether the database ended at heads with nothing in doubt."""
@@ -78,14 +95,14 @@ class Stairway:
     def _step(self, trip: Trip, up_to: list[str]) -> str | None:
         """Up, down and up again for one revision; returns why the stairway must stop, if so."""
         rev, step = trip.revision, self.progress.step
-        before = self.db.snapshot()
+        before = self._snapshot()
         step(f"{self.prefix}{rev}: upgrade")
         trip.upgrade = self.head.apply([rev], upgrade=True, observe=True)
         if not trip.upgrade.ok:
             trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), "the upgrade failed")
             return f"revision {rev} failed to upgrade"
         trip.rows_up = rows_of(trip.upgrade, rev, True)
-        after_up = self.db.snapshot()
+        after_up = self._snapshot()
         trip.applied = compare(before, after_up)
         step(f"{self.prefix}{rev}: downgrade")
         trip.downgrade = self.head.apply([rev], upgrade=False, observe=True)
@@ -94,7 +111,7 @@ class Stairway:
             trip.skipped = dict.fromkeys(("restored", "reupgrade"), reason)
             return self._back_at(rev, up_to, after_up)
         trip.rows_down = rows_of(trip.downgrade, rev, False)
-        after_down = self.db.snapshot()
+        after_down = self._snapshot()
         trip.undone = compare(after_up, after_down)
         trip.restored = compare(before, after_down)
         if trip.downgrade_left_it_all():
@@ -106,12 +123,12 @@ class Stairway:
         trip.reupgrade = self.head.apply([rev], upgrade=True)
         if not trip.reupgrade.ok:
             return self._rebuild(rev, up_to)
-        trip.reupgraded = compare(after_up, self.db.snapshot())
+        trip.reupgraded = compare(after_up, self._snapshot())
         return None
 
     def _back_at(self, rev: str, up_to: list[str], expected: Snapshot) -> str | None:
         """After a failed downgrade: is the database still exactly at `rev`? Else rebuild it."""
-        if rev in self.db.heads() and compare(expected, self.db.snapshot()).empty:
+        if rev in self.db.heads() and compare(expected, self._snapshot()).empty:
             return None  # the failed step rolled back cleanly
         return self._rebuild(rev, up_to)
 

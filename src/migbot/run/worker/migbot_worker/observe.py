@@ -12,15 +12,18 @@ observation is None, and migbot says it could not tell.
 """
 
 import functools
+import json
 
-_COUNTS = """
-SELECT s.relid, s.schemaname || '.' || s.relname, s.n_tup_ins + s.n_tup_upd + s.n_tup_del
-FROM pg_stat_xact_user_tables s WHERE left(s.schemaname, 7) <> 'pg_temp'
-"""
-_FILES = """
-SELECT c.oid, n.nspname || '.' || c.relname, c.relfilenode
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+# One round trip before and one after each step: the transaction's start (to see a commit
+# along the way), the rows written per table, and each table's file.
+_STATE = """
+SELECT transaction_timestamp()::text,
+  (SELECT coalesce(json_agg(json_build_array(s.relid, s.schemaname || '.' || s.relname,
+                                             s.n_tup_ins + s.n_tup_upd + s.n_tup_del)), '[]')
+   FROM pg_stat_xact_user_tables s WHERE left(s.schemaname, 7) <> 'pg_temp')::text,
+  (SELECT coalesce(json_agg(json_build_array(c.oid, n.nspname || '.' || c.relname, c.relfilenode)), '[]')
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_')::text
 """
 
 
@@ -29,18 +32,13 @@ def _autocommit(connection):
     return bool(getattr(dbapi, "autocommit", False))
 
 
-def _sql(connection, query):
+def _state(connection):
+    """(transaction start, {relid: (table, rows written)}, {oid: (table, relfilenode)})."""
     from sqlalchemy import text
 
-    return connection.execute(text(query))
-
-
-def _transaction_start(connection):
-    return _sql(connection, "SELECT transaction_timestamp()::text").scalar()
-
-
-def _read(connection, query):
-    return {row[0]: (row[1], row[2]) for row in _sql(connection, query).fetchall()}
+    began, counts, files = connection.execute(text(_STATE)).one()
+    return (began, {row[0]: (row[1], row[2]) for row in json.loads(counts)},
+            {row[0]: (row[1], row[2]) for row in json.loads(files)})
 
 
 class Observer:
@@ -61,19 +59,20 @@ class Observer:
             self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": None,
                                "rewritten": None})
             return result
-        counts, files, began = _read(connection, _COUNTS), _read(connection, _FILES), _transaction_start(connection)
+        began, counts, files = _state(connection)
         result = fn(**kw)
-        if _transaction_start(connection) != began:
+        ended, counts_after, files_after = _state(connection)
+        if ended != began:
             # The step committed along the way (an autocommit block): the counts started over.
             self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": None,
                                "rewritten": None})
             return result
         rows = {}
-        for relid, (name, count) in _read(connection, _COUNTS).items():
+        for relid, (name, count) in counts_after.items():
             written = count - counts.get(relid, (name, 0))[1]
             if written > 0 and name.rsplit(".", 1)[-1] not in self.version_tables:
                 rows[name] = written
-        rewritten = sorted(name for oid, (name, node) in _read(connection, _FILES).items()
+        rewritten = sorted(name for oid, (name, node) in files_after.items()
                            if oid in files and files[oid][1] != node)
         self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": rows,
                            "rewritten": rewritten})
