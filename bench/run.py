@@ -141,6 +141,7 @@ def run_migbot(migbot: str, project: Path, env: dict) -> dict:
         "database": report["database"],
         "new_revisions": [r["revision"] for r in project_report.get("stairway", [])],
         "cpu_own": meter.own, "cpu_other": meter.other, "load_before": meter.load,
+        "notes": report["notes"],
     }
 
 

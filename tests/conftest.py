@@ -168,7 +168,8 @@ def run_migbot(*args: str, env: dict | None = None, timeout: float = 300, json_r
     # run's in a directory of its own, so that leftovers can be told apart.
     pgdir = Path(tempfile.mkdtemp(prefix="migbot-test-pg-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
     os.chmod(pgdir, 0o755)
-    env = {"TMPDIR": str(tmpdir), "MIGBOT_PG_TMPDIR": str(pgdir), **(env or {})}
+    # Each run builds its base state (tests/test_base_cache.py turns the cache on).
+    env = {"TMPDIR": str(tmpdir), "MIGBOT_PG_TMPDIR": str(pgdir), "MIGBOT_BASE_CACHE": "off", **(env or {})}
     report_path = None
     argv = [sys.executable, "-m", "migbot", *args]
     if json_report and args and args[0] == "verify" and "--format" not in args:

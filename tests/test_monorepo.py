@@ -323,7 +323,10 @@ def test_the_example_workflow_plans_verifies_each_project_and_feeds_the_publish_
     assert plan_job["steps"][2]["with"]["name"] == "migbot-plan"
     assert verify["needs"] == "plan"
     assert verify["strategy"] == {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"}
-    migbot, upload = verify["steps"][1], verify["steps"][2]
+    uses = [step.get("uses", "").partition("@")[0] for step in verify["steps"]]
+    assert uses == ["actions/checkout", "actions/cache", "migbot/migbot", "actions/upload-artifact"]
+    cache, migbot, upload = verify["steps"][1:]
+    assert cache["with"]["path"] == "${{ runner.temp }}/_github_home/.cache/migbot/bases"
     assert migbot["with"]["mode"] == "verify" and migbot["with"]["project"] == "${{ matrix.project }}"
     assert upload["with"]["name"] == "${{ matrix.artifact }}" and upload["if"] == "always()"
     for job in workflow["jobs"].values():

@@ -190,6 +190,10 @@ class Databases:
         if conn is not None:
             conn.close()
 
+    def server_version(self) -> int:
+        """server_version_num, e.g. 150020."""
+        return self.admin().info.server_version
+
     def server_major(self) -> int:
         self.admin()
         return self._major or 0

@@ -18,13 +18,16 @@ from migbot.discover.git import GitRepo, unreadable_note
 from migbot.discover.projects import AlembicProject
 from migbot.discover.tree_writer import Unreadable
 from migbot.plan.changes import ProjectPlan
-from migbot.plan.export_paths import export_selections
+from migbot.plan.export_paths import Selection, export_selections
 from migbot.progress import Progress
 from migbot.provision.binaries import find_pg_dump
 from migbot.provision.conninfo import ServerInfo
 from migbot.provision.databases import Databases
 from migbot.provision.roles import create_owner_role
+from migbot.provision.server import cache_root
 from migbot.redact import Redactor
+from migbot.run import base_cache
+from migbot.run.base_cache import BaseCache
 from migbot.run.client import Worker, WorkerSpec
 from migbot.run.project_user import ProjectUser
 from migbot.snapshot.dump import Dumper
@@ -48,6 +51,8 @@ class RunContext:
         self.databases: Databases | None = None
         self._dumper: Dumper | None = None
         self._trees: dict[str, Path] = {}
+        self.selections: dict[str, Selection] = {}  # commit -> the paths exported of it
+        self._base_cache: BaseCache | None | bool = False  # False: not looked for yet
         self._workers: list[Worker] = []
         self._idle: list[Worker] = []  # spawned, not yet given a tree
 
@@ -78,11 +83,32 @@ class RunContext:
             self._dumper = Dumper(pg_dump, self.databases.server.admin_kwargs(), missing)
         return self._dumper
 
+    def base_cache(self) -> BaseCache | None:
+        """The cache of base states (run.base_cache), unless it is off or there is no pg_dump."""
+        if self._base_cache is False:
+            pg_dump = self.dumper().pg_dump
+            self._base_cache = None if base_cache.mode() == "off" or pg_dump is None else \
+                BaseCache(cache_root(), pg_dump, self.databases.server.admin_kwargs())
+        return self._base_cache
+
+    def base_cache_key(self, commit: str, settings: ProjectSettings, *, superuser: bool) -> str | None:
+        """The cache key of the base state built from `commit` (None: its files are not known)."""
+        selection = self.selections.get(commit)
+        if selection is None:
+            return None
+        files = [(path, sha) for _mode, sha, path in self.repo.tree_entries(commit) if selection.wanted(path)]
+        server = self.databases.server
+        where = "own" if server.owned else f"{server.host}:{server.port}/{server.user}"
+        return base_cache.cache_key(files=files, settings=settings.model_dump_json(), superuser=superuser,
+                                    server=f"{self.databases.server_version()} {where}",
+                                    python=self.python(settings))
+
     def check_out(self, plans: list[ProjectPlan]) -> list[str]:
         """Export, side by side and concurrently, the files each plan's trees need (plan.export_paths);
         returns notes on the files left out because git could not read them (which the projects
         were not found to need), and on `export` entries that name nothing."""
         selections = {c: s for c, s in export_selections(self.repo, plans).items() if c not in self._trees}
+        self.selections.update(selections)
         paths = {c: self.workdir / f"tree-{c[:12]}" for c in selections}
 
         def export(commit: str) -> list[Unreadable]:

@@ -18,13 +18,16 @@ it is skipped with that reason.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 from migbot.config import MigbotConfig
-from migbot.evidence import Evidence, Interpreter, StepOutcome
+from migbot.evidence import Evidence, Interpreter, SeedRun, StepOutcome
 from migbot.plan.changes import ProjectPlan, align_with_alembic
+from migbot.run import base_cache
 from migbot.run.base import build_base
+from migbot.run.base_cache import WORTH_CACHING, BaseCache, BaseState, RestoredData
 from migbot.run.context import RunContext
 from migbot.run.data import BaseData, migrations_over_data, seeds_at_head
 from migbot.run.database import Database, VersionTable
@@ -32,6 +35,9 @@ from migbot.run.edited import run_edited_downgrades
 from migbot.run.executor import TreeExecutor
 from migbot.run.roundtrip import round_trip
 from migbot.run.stairway import Stairway
+from migbot.snapshot.compare import compare
+from migbot.snapshot.types import Snapshot
+
 
 class ProjectRun:
     def __init__(self, ctx: RunContext, plan: ProjectPlan, config: MigbotConfig, index: int):
@@ -45,11 +51,17 @@ class ProjectRun:
         self._base_executor: TreeExecutor | None = None
         self._base_drift_early: StepOutcome | None = None
         self._base_drift_started = 0.0
+        self._cache_key: str | None = None
+        self._base_cached = False  # the base came from the cache
+        self._template: str | None = None
+        self._keeping: tuple[threading.Thread, float, list[str], list[str | None]] | None = None
 
     def run(self) -> tuple[ProjectPlan, Evidence]:
         try:
             self._run()
         finally:
+            if self._keeping is not None:  # pg_dump must be done before the databases go
+                self._keeping[0].join()
             for executor in self.executors:
                 executor.stop()
             if self.base_data is not None:  # never leave the thread writing during cleanup
@@ -83,7 +95,7 @@ class ProjectRun:
         head = self._executor("head", head_tree, head_db, plan.project)
         head_started = time.monotonic()
         early = head.submit_load()  # the head tree imports its app while the base state is built
-        template = self._base(base_db)
+        template = self._template = self._base(base_db)
         progress.step(f"{self.prefix}loading env.py and models at head")
         ev.head_load = head.collect_load(early)
         facts = head.worker.facts
@@ -124,6 +136,7 @@ class ProjectRun:
         self._edited_downgrades(head, template)
         self._over_data(head)
         self._timed("head: seeds, edited downgrades, and the new revisions over data", started)
+        self._finish_keeping()
 
     def _base(self, base_db: Database) -> str | None:
         """The base state and the template copied from it; None if it could not be built. The
@@ -133,6 +146,14 @@ class ProjectRun:
             ev.base_snapshot = base_db.snapshot()
             ev.data.data_skipped = "there is no Alembic project at the base, so no rows to migrate"
             return base_db.name
+        cache = self.ctx.base_cache()
+        self._cache_key = cache and self.ctx.base_cache_key(plan.merge_base.commit, plan.settings,
+                                                           superuser=self.config.superuser)
+        state = cache.find(self._cache_key) if cache and self._cache_key else None
+        if state is not None:
+            template = self._base_from_cache(cache, state, base_db)
+            if template is not None:
+                return template
         tree = self.ctx.tree(plan.merge_base.commit)
         base = self._executor("base", tree, base_db, plan.merge_base.project)
         if not build_base(base, ev, bootstrap=plan.settings.bootstrap, progress=self.ctx.progress, prefix=self.prefix):
@@ -147,6 +168,96 @@ class ProjectRun:
         self._base_drift_started = time.monotonic()
         self._base_drift_early = base.submit_drift()
         return template
+
+    def _base_from_cache(self, cache: BaseCache, state: BaseState, base_db: Database) -> str | None:
+        """The base state restored from the cache, checked against the snapshot kept with it;
+        None (and the base database empty again) when it is not that state."""
+        ev, started, databases = self.ev, time.monotonic(), self.ctx.databases
+        self.ctx.progress.step(f"{self.prefix}base: restoring the base state from migbot's cache")
+        data = RestoredData(cache, self._cache_key, databases, role=f"{self.role}_data")
+        self.version_table.name, self.version_table.schema = state.version_table
+        why = cache.restore(self._cache_key, "base", base_db.name, databases.owner)
+        if why is None:
+            base_db.changed()
+            owner = databases.owner or databases.server.user
+            kept = state.base_snapshot
+            if state.owner and state.owner != owner:
+                kept = Snapshot.model_validate_json(kept.model_dump_json().replace(state.owner, owner))
+            if not compare(kept, base_db.snapshot()).empty:
+                why = "the restored database differs from the one kept"
+        if why is not None:
+            data.result()
+            databases.drop(data.name)
+            databases.create(base_db.role)
+            base_db.changed()
+            self.plan.notes.append(f"migbot's cache held this base state, but it could not be used ({why}): "
+                                   "it was built again.")
+            self._timed("base: restore from migbot's cache (failed)", started)
+            return None
+        self._base_cached = True
+        ev.base_load, ev.base_map, ev.base_bootstrap = state.base_load, state.base_map, state.base_bootstrap
+        ev.base_upgrade, ev.base_heads, ev.base_snapshot = state.base_upgrade, state.base_heads, base_db.snapshot()
+        ev.base_drift = state.base_drift
+        ev.data.base_runs = [SeedRun(plan, outcome) for plan, outcome in state.base_runs]
+        ev.data.synthetic_filled, ev.data.synthetic_skipped = state.synthetic_filled, state.synthetic_skipped
+        ev.data.base_fingerprints = state.base_fingerprints
+        ev.data.base_rows = {t: f.rows for t, f in state.base_fingerprints.items()}
+        ev.data.sequences_behind_base = state.sequences_behind_base
+        self.base_data = data
+        template = self._database("template", template=base_db.name).name
+        self._timed("base: restored from migbot's cache", started)
+        revisions = len(ev.base_map.revisions) if ev.base_map else 0
+        self.plan.notes.append(
+            f"The base state ({revisions} revisions, at {', '.join(h[:12] for h in state.base_heads)}) came from migbot's cache, made {state.made_at} "
+            f"by a run with the same merge-base files, settings, interpreter and server, and was checked "
+            f"against its schema snapshot: {state.seconds:.1f} s of base work saved. MIGBOT_BASE_CACHE=off "
+            "builds it again.")
+        return template
+
+    def _start_keeping(self) -> None:
+        """Keep the base state in the cache, when it is complete and was worth the work: the
+        base and data databases are cloned, and dumped on a thread alongside the head's work."""
+        ev, cache, template = self.ev, self.ctx.base_cache(), self._template
+        if self._base_cached or cache is None or self._cache_key is None or self.base_data is None or \
+                template is None:
+            return
+        seconds = sum(s for label, s in ev.timings if label.startswith("base:"))
+        complete = all(o is not None and o.ok for o in (ev.base_load, ev.base_upgrade, ev.base_drift)) and \
+            (ev.base_bootstrap is None or ev.base_bootstrap.ok) and all(r.outcome.ok for r in ev.data.base_runs) \
+            and ev.data.synthetic_filled is not None and ev.base_snapshot is not None
+        if not complete or (seconds < WORTH_CACHING and base_cache.mode() != "always"):
+            return
+        started, databases = time.monotonic(), self.ctx.databases
+        state = BaseState(
+            base_load=ev.base_load, base_map=ev.base_map, base_bootstrap=ev.base_bootstrap,
+            base_upgrade=ev.base_upgrade, base_heads=ev.base_heads, base_snapshot=ev.base_snapshot,
+            base_drift=ev.base_drift, version_table=(self.version_table.name, self.version_table.schema),
+            base_runs=[(r.plan, r.outcome) for r in ev.data.base_runs],
+            synthetic_filled=ev.data.synthetic_filled, synthetic_skipped=ev.data.synthetic_skipped,
+            base_fingerprints=ev.data.base_fingerprints, sequences_behind_base=ev.data.sequences_behind_base,
+            owner=databases.owner or databases.server.user, made_at=base_cache.now(), seconds=round(seconds, 1))
+        copies = [databases.create(f"{self.role}_keep_base", template=template),
+                  databases.create(f"{self.role}_keep_data", template=self.base_data.name)]
+        why: list[str | None] = [None]
+
+        def save() -> None:
+            why[0] = cache.save(self._cache_key, state, {"base": copies[0], "data": copies[1]})
+
+        thread = threading.Thread(target=save, name="migbot-keep-base", daemon=True)
+        thread.start()
+        self._keeping = (thread, started, copies, why)
+
+    def _finish_keeping(self) -> None:
+        if self._keeping is None:
+            return
+        thread, started, copies, why = self._keeping
+        thread.join()
+        self._keeping = None
+        for name in copies:
+            self.ctx.databases.drop(name)
+        self._timed("base: kept in migbot's cache (alongside the head's work)", started)
+        if why[0]:
+            self.plan.notes.append(f"migbot could not keep the base state for later runs: {why[0]}.")
 
     def _plan_new_revisions(self, head: TreeExecutor) -> None:
         """Alembic's own steps for `upgrade heads` from the base heads."""
@@ -221,7 +332,12 @@ class ProjectRun:
             if ev.data.data_skipped is None:
                 ev.data.data_skipped = "the base data could not be built"
             return
+        if isinstance(self.base_data, RestoredData) and (why := self.base_data.result()):
+            ev.data.data_skipped = f"the base data could not be restored from migbot's cache ({why}); " \
+                "MIGBOT_BASE_CACHE=off builds it again"
+            return
         self.base_data.wait()
+        self._start_keeping()
         kept = set(ev.base_snapshot.get("table")) & set(ev.head_snapshot.get("table")) \
             if ev.head_snapshot is not None else set()
         if ev.stairway_skipped:
