@@ -69,3 +69,25 @@ def test_claimed_dir_is_locked_against_other_processes(tmp_path):
                             "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(path / LOCK)], capture_output=True)
     assert probe.returncode != 0  # BlockingIOError: this process holds it
     remove_temp_dir(path)
+
+
+# /proc/self/mounts of the Action's container on GitHub's runner (Docker, overlay2), trimmed.
+RUNNER_MOUNTS = """\
+overlay / overlay rw,relatime,lowerdir=/var/lib/docker/overlay2/l/A,upperdir=/u,workdir=/w 0 0
+shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k 0 0
+/dev/root /github/home ext4 rw,relatime,discard 0 0
+/dev/root /github/workspace ext4 rw,relatime,discard 0 0
+"""
+
+
+def test_a_containers_own_layer_is_copy_on_write_and_its_mounted_home_is_not():
+    from pathlib import Path
+
+    from migbot.provision.server import _copy_on_write
+
+    assert _copy_on_write(Path("/tmp"), RUNNER_MOUNTS)
+    assert _copy_on_write(Path("/"), RUNNER_MOUNTS)
+    assert not _copy_on_write(Path("/github/home"), RUNNER_MOUNTS)
+    assert not _copy_on_write(Path("/github/home/x/y"), RUNNER_MOUNTS)
+    assert not _copy_on_write(Path("/github/homework"), RUNNER_MOUNTS.replace("overlay / overlay", "/dev/vda / ext4"))
+    assert _copy_on_write(Path("/github/homework"), RUNNER_MOUNTS)  # a sibling, not inside the mount

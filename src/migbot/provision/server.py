@@ -234,7 +234,8 @@ def _server_parent(parent_dir: Path, run_as: RunAs) -> Path:
 
     On a disk, every CREATE DATABASE waits on writeback (~0.3 s each here); on tmpfs it
     takes ~10 ms, and the whole start-up drops from ~0.9 s to ~0.15 s. A throwaway
-    server needs no durability. MIGBOT_PG_TMPDIR overrides the choice.
+    server needs no durability. Not on a container's copy-on-write layer either, when HOME
+    is a mounted directory. MIGBOT_PG_TMPDIR overrides the choice.
     """
     if os.environ.get("MIGBOT_PG_TMPDIR"):
         return Path(os.environ["MIGBOT_PG_TMPDIR"])
@@ -246,10 +247,35 @@ def _server_parent(parent_dir: Path, run_as: RunAs) -> Path:
         roomy = False
     if roomy and (not foreign or _reachable_by_others(TMPFS)):
         return TMPFS
+    chosen = parent_dir
     if foreign and not _reachable_by_others(parent_dir):
         # A private TMPDIR (0700) is closed to the server's user: use a shared temp dir.
-        return next((Path(d) for d in ("/tmp", "/var/tmp") if _reachable_by_others(Path(d))), parent_dir)
-    return parent_dir
+        chosen = next((Path(d) for d in ("/tmp", "/var/tmp") if _reachable_by_others(Path(d))), parent_dir)
+    if _copy_on_write(chosen):
+        # A container's own layer (the Action's, with Docker's 64 MB /dev/shm): every file
+        # PostgreSQL writes is copied up, and CREATE DATABASE copies hundreds. HOME is a
+        # mounted directory there (/github/home on GitHub's runner).
+        home = Path(os.environ.get("HOME") or "/")
+        if home.is_dir() and os.access(home, os.W_OK) and not _copy_on_write(home) and \
+                (not foreign or _reachable_by_others(home)):
+            return home
+    return chosen
+
+
+COPY_ON_WRITE = ("overlay", "fuse.fuse-overlayfs", "aufs")
+
+
+def _copy_on_write(path: Path, mounts_text: str | None = None) -> bool:
+    """Is `path` on a container's copy-on-write layer (overlayfs, aufs), per /proc/self/mounts?"""
+    try:
+        text = Path("/proc/self/mounts").read_text() if mounts_text is None else mounts_text
+        mounts = [line.split()[1:3] for line in text.splitlines() if len(line.split()) >= 3]
+        target = str(path.resolve())
+    except OSError:
+        return False
+    best = max((m for m in mounts if target == m[0] or target.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=None)
+    return best is not None and best[1] in COPY_ON_WRITE
 
 
 def _reachable_by_others(path: Path) -> bool:
