@@ -6,8 +6,8 @@ from __future__ import annotations
 from migbot.evidence import Evidence, SeedRun, StepOutcome, Trip
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import (
-    CheckResult, Drift, Heads, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, SeedData, SeedSetRun, Step,
-    TaskSummary, Timing, Verification,
+    CheckResult, Drift, Heads, Lock, MigrationEntry, ProjectReport, RevisionRun, SchemaImpact, SeedData, SeedSetRun,
+    Statement, Step, TaskSummary, Timing, Verification,
 )
 from migbot.snapshot.compare import compare
 from migbot.snapshot.types import SchemaDiff
@@ -92,7 +92,54 @@ def _revision_run(plan: ProjectPlan, ev: Evidence, trip: Trip) -> RevisionRun:
         downgrade=downgrade,
         schema_restored=restored,
         reupgrade=_step(trip.reupgrade, trip.skipped.get("reupgrade"), trip.reupgraded),
+        statements=(statements := _statements(trip.upgrade, trip.revision)),
+        strongest_locks=_strongest(statements),
+        over_data=(over_data := _statements(ev.data.up, trip.revision)),
+        rows={lock.table: ev.data.base_rows[lock.table] for lock in _strongest(over_data)
+              if lock.table in ev.data.base_rows},
     )
+
+
+# PostgreSQL's table lock modes, weakest first.
+LOCK_MODES = ("ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE",
+              "EXCLUSIVE", "ACCESS EXCLUSIVE")
+
+
+def _mode_name(mode: str) -> str:
+    """AccessExclusiveLock -> ACCESS EXCLUSIVE, as PostgreSQL's documentation names it."""
+    words = "".join(f" {c}" if c.isupper() else c for c in mode.removesuffix("Lock")).split()
+    return " ".join(words).upper()
+
+
+def _statements(outcome: StepOutcome | None, revision: str) -> list[Statement]:
+    """What the worker saw the revision's upgrade run (observe.py), if it was observed."""
+    if outcome is None or not isinstance(outcome.result, dict):
+        return []
+    step = next((s for s in outcome.result.get("steps", []) if s.get("revision") == revision and s.get("upgrade")),
+                None)
+    return [Statement(sql=s["sql"], parameters=s.get("parameters", ""), line=s.get("line"),
+                      seconds=s.get("seconds", 0.0),
+                      locks=_strongest_of([Lock(table=table, mode=_mode_name(mode)) for table, mode in s.get("locks", [])]),
+                      rewrote=s.get("rewrote", []))
+            for s in (step or {}).get("statements") or []]
+
+
+def _strongest(statements: list[Statement]) -> list[Lock]:
+    return _strongest_of([lock for s in statements for lock in s.locks])
+
+
+def _strongest_of(locks: list[Lock]) -> list[Lock]:
+    """The strongest mode per table (a stronger lock includes the weaker ones)."""
+    strongest: dict[str, str] = {}
+    for lock in locks:
+        held = strongest.get(lock.table)
+        if held is None or _rank(lock.mode) > _rank(held):
+            strongest[lock.table] = lock.mode
+    return [Lock(table=table, mode=mode) for table, mode in sorted(strongest.items())]
+
+
+def _rank(mode: str) -> int:
+    return LOCK_MODES.index(mode) if mode in LOCK_MODES else -1
 
 
 def _changes_made(plan: ProjectPlan, ev: Evidence, diff: SchemaDiff | None) -> list[str]:

@@ -122,11 +122,33 @@ def _cell_inline(value: object) -> str:
     return _inline(value, cell=True)
 
 
-def _block(value: object) -> str:
+def _block(value: object, language: str = "text") -> str:
     """A fenced code block, fenced longer than any backtick run inside (GitHub shows it verbatim)."""
     text = "\n".join(str(value).rstrip().splitlines())
     fence = "`" * max(3, max((len(m) for m in re.findall(r"`{3,}", text)), default=0) + 1)
-    return f"{fence}text\n{text}\n{fence}"
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _sql_block(value: object) -> str:
+    return _block(value, "sql")
+
+
+def statements_sql(run) -> str:
+    """A revision's statements as one SQL script, each after a comment: its line, the locks it
+    took and what it rewrote. No times: the comment of a commit must read the same on every
+    run (they are in the JSON report)."""
+    parts = []
+    for s in run.statements:
+        notes = [f"line {s.line}" if s.line else ""]
+        if s.locks:
+            notes.append("takes " + ", ".join(f"{lock.mode} on {lock.table}" for lock in s.locks))
+        if s.rewrote:
+            notes.append("rewrites " + ", ".join(s.rewrote))
+        if s.parameters:
+            notes.append(f"values: {s.parameters}")
+        comment = " · ".join(n for n in notes if n).replace("\n", " ")
+        parts.append((f"-- {comment}\n" if comment else "") + f"{s.sql.rstrip().rstrip(';')};")
+    return "\n\n".join(parts)
 
 
 inline_text = _inline  # for the Action's own messages around the report
@@ -155,9 +177,9 @@ def _environment(clean: Callable[[str], str]) -> Environment:
 
     env.filters.update({name: cleaned(escape) for name, escape in (
         ("text", _text), ("cell", _cell), ("code", _code), ("cellcode", _cell_code), ("inline", _inline),
-        ("cellinline", _cell_inline), ("block", _block))})
+        ("cellinline", _cell_inline), ("block", _block), ("sqlblock", _sql_block))})
     env.filters["plural"] = plural
-    env.globals.update(icons=ICONS, catalog=BY_ID)
+    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql)
     env.tests["multiline"] = lambda text: "\n" in str(text)
     return env
 

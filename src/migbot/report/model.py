@@ -49,6 +49,22 @@ class Step(BaseModel):
     note: str = ""
 
 
+class Lock(BaseModel):
+    table: str
+    mode: str = Field(description="As PostgreSQL names it in its docs: ACCESS EXCLUSIVE, SHARE, ...")
+
+
+class Statement(BaseModel):
+    """One statement a migration ran, as migbot saw it run on the live database."""
+
+    sql: str
+    parameters: str = Field(default="", description="The bound values, shortened.")
+    line: int | None = Field(default=None, description="The revision file's line that ran it (the op.* call).")
+    seconds: float = 0.0
+    locks: list[Lock] = Field(default=[], description="Relation locks taken by this statement, held until commit.")
+    rewrote: list[str] = Field(default=[], description="Tables and indexes it rewrote (a new relfilenode).")
+
+
 class RevisionRun(BaseModel):
     """One revision's trip up the stairway: up, down, compare, up again, compare."""
 
@@ -59,6 +75,11 @@ class RevisionRun(BaseModel):
     downgrade: Step
     schema_restored: Step
     reupgrade: Step
+    statements: list[Statement] = Field(default=[], description="The SQL its upgrade ran on the stairway, in order.")
+    over_data: list[Statement] = Field(default=[], description="The same upgrade's statements over the base data "
+                                       "(seeds and synthetic rows), when it ran there.")
+    rows: dict[str, int] = Field(default={}, description="Rows in the base data of each table its upgrade locked.")
+    strongest_locks: list[Lock] = Field(default=[], description="The strongest lock its upgrade took, per table.")
 
 
 class MigrationEntry(BaseModel):

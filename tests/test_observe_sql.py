@@ -1,0 +1,70 @@
+"""What each new revision's upgrade ran, seen on the live database: its statements in order,
+the line that ran each, the locks each took and the tables it rewrote (issue 12, observe)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Repo, Result, line_of
+from migbot.report.markdown import render_markdown
+from migbot.report.model import Report
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Repo, Result]:
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path_factory.mktemp("observe") / "service")
+    repo.branch("feature")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.revision("0004", "0003", 'op.alter_column("users", "points", type_=sa.BigInteger())',
+                  'op.alter_column("users", "points", type_=sa.Integer())')
+    repo.commit("feature: a column, then int to bigint")
+    return repo, repo.verify()
+
+
+def _statements(result: Result, revision: str) -> list[dict]:
+    [entry] = [r for r in result.report["projects"][0]["stairway"] if r["revision"] == revision]
+    return entry["statements"]
+
+
+def test_a_type_change_that_rewrites_the_table_names_the_rewrite_and_its_access_exclusive_lock(run):
+    repo, result = run
+    [statement] = _statements(result, "0004")
+    assert "ALTER COLUMN points TYPE BIGINT" in statement["sql"]
+    assert statement["line"] == line_of(next((repo.path / "alembic/versions").glob("0004*.py")), "op.alter_column")
+    assert {"table": "public.users", "mode": "ACCESS EXCLUSIVE"} in statement["locks"]
+    # the table and its indexes, rebuilt with it
+    assert statement["rewrote"] == ["public.pk_users", "public.uq_users_email", "public.users"]
+
+
+def test_adding_a_nullable_column_is_not_called_a_rewrite(run):
+    _, result = run
+    [statement] = _statements(result, "0003")
+    assert "ADD COLUMN points INTEGER" in statement["sql"]
+    assert statement["rewrote"] == []
+    assert {"table": "public.users", "mode": "ACCESS EXCLUSIVE"} in statement["locks"]
+
+
+def test_the_summary_shows_each_revisions_sql_with_its_strongest_lock_and_rewrites(run):
+    _, result = run
+    markdown = render_markdown(Report.model_validate(result.report))
+    assert "SQL of `0004`: 1 statement; ACCESS EXCLUSIVE on `public.users`; rewrites `public.pk_users`, " \
+        "`public.uq_users_email`, `public.users`</summary>" in markdown
+    block = markdown.split("SQL of `0004`", 1)[1].split("</details>", 1)[0]
+    assert "```sql\n-- line " in block and "takes ACCESS EXCLUSIVE on public.users · rewrites public.pk_users, public.uq_users_email, public.users" in block
+    assert "ALTER TABLE users ALTER COLUMN points TYPE BIGINT" in block
+
+
+def test_over_the_base_data_the_same_statements_are_timed_and_the_locked_tables_rows_counted(run):
+    _, result = run
+    [entry] = [r for r in result.report["projects"][0]["stairway"] if r["revision"] == "0004"]
+    [statement] = entry["over_data"]
+    assert "ALTER COLUMN points TYPE BIGINT" in statement["sql"] and "public.users" in statement["rewrote"]
+    rows = result.report["projects"][0]["seeds"]["base_rows"]["public.users"]
+    assert rows > 0 and entry["rows"] == {"public.users": rows}
+    markdown = render_markdown(Report.model_validate(result.report))
+    block = markdown.split("SQL of `0004`", 1)[1].split("</details>", 1)[0]
+    assert f"the tables it locked held {rows} rows in `public.users`." in block
+    assert " ms" not in block  # times are in the JSON report: the comment reads the same on every run
