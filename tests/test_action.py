@@ -13,6 +13,7 @@ from action_harness import PR, RUN_ID, Scenario, git
 from fakegithub import FakeGitHub
 from test_verify_passes import ORDER_MODEL, ORDER_UPGRADE, add_orders
 
+from migbot.catalog import CHECKS
 from migbot.github.sticky import project_marker
 
 MARKER = project_marker("alembic.ini")
@@ -85,7 +86,7 @@ def test_pull_request_publishes_comment_status_summary_and_outputs(scenario, fak
     states = [(s.state, s.context) for s in fake.statuses(head)]
     assert states == [("pending", "migbot"), ("success", "migbot")]
     final = fake.statuses(head)[-1]
-    assert final.description == "All 22 checks passed"
+    assert final.description == f"All {len(CHECKS)} checks passed"  # every check in the catalogue ran
     assert final.target_url == f"https://github.example.com/{fake.full_name}/actions/runs/{RUN_ID}"
     assert fake.statuses("f" * 40) == []
 
@@ -94,7 +95,7 @@ def test_pull_request_publishes_comment_status_summary_and_outputs(scenario, fak
     assert f"https://github.example.com/{fake.full_name}/blob/{head}/alembic/versions/0003.py" in comment.body
     assert "## Database Task Summary" in run.summary and "`orders`" in run.summary
     assert run.outputs["result"] == "pass"
-    assert (run.outputs["failed"], run.outputs["passed"]) == ("0", "22")
+    assert (run.outputs["failed"], run.outputs["passed"]) == ("0", str(len(CHECKS)))
     assert run.report()["refs"]["head"] == head and run.report()["refs"]["head_ref"] == "feature"
     assert "Database Task Summary comment for alembic.ini: created" in run.log
 

@@ -24,6 +24,7 @@ from fakegithub.webhooks import workflow_run_completed
 from test_action import add_orders_without_downgrade
 from test_verify_passes import add_orders
 
+from migbot.catalog import CHECKS
 from migbot.errors import UsageError
 from migbot.github.artifact import (
     MAX_ARTIFACT_BYTES,
@@ -164,7 +165,7 @@ def test_publish_downloads_the_artifact_and_publishes_like_a_single_job(split, v
     assert run.exit_code == 0, run.log
     fake = split.fake
     assert [(s.state, s.context) for s in fake.statuses(split.head)] == [("pending", "migbot"), ("success", "migbot")]
-    assert fake.statuses(split.head)[-1].description == "All 22 checks passed"
+    assert fake.statuses(split.head)[-1].description == f"All {len(CHECKS)} checks passed"
     assert {s.target_url for s in fake.statuses(split.head)} == {split.verify_run_url}
     [comment] = ours(fake)
     assert "## Database Task Summary" in comment.body and "`orders`" in comment.body

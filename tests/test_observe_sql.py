@@ -20,7 +20,9 @@ def run(tmp_path_factory) -> tuple[Repo, Result]:
                   'op.drop_column("users", "points")')
     repo.revision("0004", "0003", 'op.alter_column("users", "points", type_=sa.BigInteger())',
                   'op.alter_column("users", "points", type_=sa.Integer())')
-    repo.commit("feature: a column, then int to bigint")
+    repo.revision("0005", "0004", 'op.create_index("ix_users_points", "users", ["points"])',
+                  'op.drop_index("ix_users_points", table_name="users")')
+    repo.commit("feature: a column, then int to bigint, then an index")
     return repo, repo.verify()
 
 
@@ -68,3 +70,37 @@ def test_over_the_base_data_the_same_statements_are_timed_and_the_locked_tables_
     block = markdown.split("SQL of `0004`", 1)[1].split("</details>", 1)[0]
     assert f"the tables it locked held {rows} rows in `public.users`." in block
     assert " ms" not in block  # times are in the JSON report: the comment reads the same on every run
+
+
+def test_a_rewrite_of_a_table_with_rows_warns_at_the_line_that_ran_it(run):
+    repo, result = run
+    check = result.check("table-rewrite")
+    assert check["status"] == "warn" and check["level"] == "warning"
+    [finding] = [f for f in check["findings"] if f["severity"] == "warning"]
+    path = next((repo.path / "alembic/versions").glob("0004*.py"))
+    assert finding["revision"] == "0004" and finding["line"] == line_of(path, "op.alter_column")
+    assert finding["file"].endswith(path.name)
+    rows = result.report["projects"][0]["seeds"]["base_rows"]["public.users"]
+    assert f"rewrote `public.users`, which held {rows} rows in the base data" in finding["message"]
+
+
+def test_an_index_built_without_concurrently_on_a_table_with_rows_warns(run):
+    repo, result = run
+    check = result.check("index-without-concurrently")
+    assert check["status"] == "warn"
+    [finding] = check["findings"]
+    assert finding["revision"] == "0005"
+    assert finding["line"] == line_of(next((repo.path / "alembic/versions").glob("0005*.py")), "op.create_index")
+    assert "builds an index on `public.users`" in finding["message"] and "postgresql_concurrently" in finding["hint"]
+
+
+def test_a_new_table_and_its_index_pass_both(repo):
+    repo.revision("0003", "0002", 'op.create_table("badges", sa.Column("id", sa.Integer(), primary_key=True),'
+                  ' sa.Column("name", sa.String(50)))\nop.create_index("ix_badges_name", "badges", ["name"])',
+                  'op.drop_index("ix_badges_name", table_name="badges")\nop.drop_table("badges")')
+    repo.commit("feature: a new table with an index")
+    result = repo.verify()
+    for check_id in ("table-rewrite", "index-without-concurrently"):
+        check = result.check(check_id)
+        assert check["status"] == "pass", check
+        assert "(1 observed over the base data)" in check["summary"]

@@ -300,6 +300,36 @@ CHECKS: tuple[CheckSpec, ...] = (
         "default; make it an error with downgrade-keeps-data = \"error\" in [tool.migbot.checks].",
         default=Level.WARNING,
     ),
+    CheckSpec(
+        id="table-rewrite",
+        title="No new revision rewrites a table that holds rows",
+        stage="live",
+        catches="A statement of a new revision's upgrade that rewrote a table (a new `relfilenode`, seen inside "
+        "the migration's transaction) which held rows in the base data: a column type change such as int to "
+        "bigint, a volatile default, SET LOGGED. Observed as the new revisions ran over the base data; the "
+        "finding names the statement and the line of the revision that ran it. A constant default or a varchar "
+        "that only grows is not a rewrite, and is not reported.",
+        why="A rewrite holds an ACCESS EXCLUSIVE lock for as long as it takes to copy the table and rebuild its "
+        "indexes: on a production-sized table, every query on it waits for minutes. The test rows are few; the "
+        "rewrite is what scales.",
+        fix="Add a new column, backfill it in batches, and switch reads and writes over; or accept the lock in a "
+        "maintenance window. A warning by default: whether it matters depends on the table's size in production.",
+        default=Level.WARNING,
+    ),
+    CheckSpec(
+        id="index-without-concurrently",
+        title="Indexes on tables with rows are built concurrently",
+        stage="live",
+        catches="A `CREATE INDEX` without CONCURRENTLY, run by a new revision's upgrade on a table that held rows "
+        "in the base data. The table is the one the statement locked in SHARE mode (pg_locks), else the one its "
+        "ON clause names.",
+        why="CREATE INDEX blocks every write to the table until it finishes and the migration commits; on a large "
+        "table that is an outage for the code that writes it.",
+        fix="`op.create_index(..., postgresql_concurrently=True)` inside `with op.get_context().autocommit_block():` "
+        "(CONCURRENTLY cannot run in a transaction), and a downgrade that drops it the same way. A warning by "
+        "default.",
+        default=Level.WARNING,
+    ),
 )
 
 BY_ID = {spec.id: spec for spec in CHECKS}

@@ -1,0 +1,105 @@
+"""Checks judged from what each new revision's upgrade did over the base data, statement by
+statement, as the worker observed it on the live database (observe.py): the locks its
+transaction took and the tables it rewrote. See migbot/catalog.py for what each catches."""
+
+from __future__ import annotations
+
+import re
+
+from migbot.checks.findings import live_skip_reason, revision_file
+from migbot.checks.verdict import verdict
+from migbot.config import MigbotConfig
+from migbot.evidence import Evidence
+from migbot.plan.changes import ProjectPlan
+from migbot.report.model import CheckResult, Finding
+
+_CREATE_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY\b)", re.IGNORECASE)
+_INDEX_TABLE = re.compile(r"\bON\s+(?:ONLY\s+)?((?:\"[^\"]+\"|\w+)(?:\.(?:\"[^\"]+\"|\w+))?)", re.IGNORECASE)
+
+
+def _observed(ev: Evidence) -> tuple[list[dict], list[str]]:
+    """The upgrade steps over the base data that were observed, and the revisions whose step
+    was not (an env.py in autocommit, an autocommit block)."""
+    steps = [s for s in (ev.data.up.result or {}).get("steps", []) if s.get("upgrade")] \
+        if ev.data.up is not None and isinstance(ev.data.up.result, dict) else []
+    return [s for s in steps if s.get("statements") is not None and s.get("rows") is not None], \
+        [s["revision"] for s in steps if s.get("statements") is None or s.get("rows") is None]
+
+
+def _skip(ev: Evidence) -> str | None:
+    if (reason := live_skip_reason(ev) or ev.data.data_skipped) is not None:
+        return reason
+    if ev.data.up is None or not ev.data.up.ok:
+        return "the new revisions did not go up over the base data (see upgrade-over-rows)"
+    return None
+
+
+def _unobserved(revisions: list[str]) -> list[Finding]:
+    return [Finding(severity="note", revision=rev, message=f"{rev}: its upgrade committed along the way (an "
+                    "autocommit block, or env.py in autocommit), so migbot could not observe its statements")
+            for rev in revisions]
+
+
+def _sql(statement: dict) -> str:
+    return " ".join(statement["sql"].split())[:300]
+
+
+def table_rewrite(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    if (reason := _skip(ev)) is not None:
+        return verdict("table-rewrite", config, [], skipped=reason)
+    steps, unobserved = _observed(ev)
+    rows, findings = ev.data.base_rows, []
+    for step in steps:
+        for statement in step["statements"]:
+            for table in (t for t in statement.get("rewrote", []) if rows.get(t)):
+                findings.append(Finding(
+                    severity="warning", revision=step["revision"], file=revision_file(plan, ev, step["revision"]),
+                    line=statement.get("line"),
+                    message=f"{step['revision']}: `{_sql(statement)}` rewrote `{table}`, which held {rows[table]} "
+                    "rows in the base data, under an ACCESS EXCLUSIVE lock: reads and writes of the table wait "
+                    "until the migration commits, for a time that grows with the table",
+                    hint="Add a new column, backfill it in batches and switch over; a constant default or a "
+                    "varchar that only grows does not rewrite."))
+    return verdict("table-rewrite", config, findings + _unobserved(unobserved),
+                   passed=f"no new revision rewrote a table that held rows ({len(steps)} observed over the base data)")
+
+
+def index_without_concurrently(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    if (reason := _skip(ev)) is not None:
+        return verdict("index-without-concurrently", config, [], skipped=reason)
+    steps, unobserved = _observed(ev)
+    rows, findings = ev.data.base_rows, []
+    for step in steps:
+        for statement in step["statements"]:
+            if not _CREATE_INDEX.match(statement["sql"]):
+                continue
+            table = _index_table(statement)
+            if table is None or not rows.get(table):
+                continue
+            findings.append(Finding(
+                severity="warning", revision=step["revision"], file=revision_file(plan, ev, step["revision"]),
+                line=statement.get("line"),
+                message=f"{step['revision']}: `{_sql(statement)}` builds an index on `{table}`, which held "
+                f"{rows[table]} rows in the base data, under a SHARE lock: writes to the table wait until the "
+                "migration commits",
+                hint="Build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`"
+                " (CREATE INDEX CONCURRENTLY cannot run in a transaction)."))
+    return verdict("index-without-concurrently", config, findings + _unobserved(unobserved),
+                   passed=f"no new revision built an index on a table with rows without CONCURRENTLY "
+                   f"({len(steps)} observed over the base data)")
+
+
+def _index_table(statement: dict) -> str | None:
+    """The table the index is on: the one the statement locked in SHARE mode (PostgreSQL's word),
+    else the one its ON clause names (when an earlier statement already held a stronger lock)."""
+    for table, mode in statement.get("locks", []):
+        if mode == "ShareLock":
+            return table
+    match = _INDEX_TABLE.search(statement["sql"])
+    if match is None:
+        return None
+    name = match.group(1).replace('"', "")
+    return name if "." in name else f"public.{name}"
+
+
+LOCK_CHECKS = (table_rewrite, index_without_concurrently)
