@@ -104,3 +104,14 @@ def test_a_new_table_and_its_index_pass_both(repo):
         check = result.check(check_id)
         assert check["status"] == "pass", check
         assert "(1 observed over the base data)" in check["summary"]
+
+
+def test_statements_past_the_observed_ones_are_named_not_passed_over(repo):
+    repo.revision("0003", "0002", 'for _ in range(205):\n    op.execute("SELECT 1")', "pass")
+    repo.commit("feature: a revision that runs 205 statements")
+    result = repo.verify()
+    [entry] = result.report["projects"][0]["stairway"]
+    assert len(entry["statements"]) == 200
+    for check_id in ("table-rewrite", "index-without-concurrently"):
+        notes = [f["message"] for f in result.check(check_id)["findings"] if f["severity"] == "note"]
+        assert notes == ["0003: only its first 200 statements were observed; 5 more ran unobserved"]

@@ -34,10 +34,17 @@ def _skip(ev: Evidence) -> str | None:
     return None
 
 
-def _unobserved(revisions: list[str]) -> list[Finding]:
-    return [Finding(severity="note", revision=rev, message=f"{rev}: its upgrade committed along the way (an "
-                    "autocommit block, or env.py in autocommit), so migbot could not observe its statements")
-            for rev in revisions]
+def _unobserved(revisions: list[str], steps: list[dict]) -> list[Finding]:
+    """Notes for what migbot could not look at: a step that committed along the way, and the
+    statements past the first MAX_STATEMENTS of a step (observe.py)."""
+    notes = [Finding(severity="note", revision=rev, message=f"{rev}: its upgrade committed along the way (an "
+                     "autocommit block, or env.py in autocommit), so migbot could not observe its statements")
+             for rev in revisions]
+    notes += [Finding(severity="note", revision=step["revision"],
+                      message=f"{step['revision']}: only its first {len(step['statements'])} statements were "
+                      f"observed; {step['statements_beyond']} more ran unobserved")
+              for step in steps if step.get("statements_beyond")]
+    return notes
 
 
 def _sql(statement: dict) -> str:
@@ -60,7 +67,7 @@ def table_rewrite(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> Chec
                     "until the migration commits, for a time that grows with the table",
                     hint="Add a new column, backfill it in batches and switch over; a constant default or a "
                     "varchar that only grows does not rewrite."))
-    return verdict("table-rewrite", config, findings + _unobserved(unobserved),
+    return verdict("table-rewrite", config, findings + _unobserved(unobserved, steps),
                    passed=f"no new revision rewrote a table that held rows ({len(steps)} observed over the base data)")
 
 
@@ -84,7 +91,7 @@ def index_without_concurrently(plan: ProjectPlan, ev: Evidence, config: MigbotCo
                 "migration commits",
                 hint="Build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`"
                 " (CREATE INDEX CONCURRENTLY cannot run in a transaction)."))
-    return verdict("index-without-concurrently", config, findings + _unobserved(unobserved),
+    return verdict("index-without-concurrently", config, findings + _unobserved(unobserved, steps),
                    passed=f"no new revision built an index on a table with rows without CONCURRENTLY "
                    f"({len(steps)} observed over the base data)")
 

@@ -96,6 +96,7 @@ class _Statements:
         self.files = {}  # oid -> (name, relfilenode), after the last statement
         self.held = set()  # (table, mode) held after the last statement
         self.statements = []
+        self.beyond = 0  # statements run after the first MAX_STATEMENTS, not recorded
         self._own = False
         self._started = None
 
@@ -131,7 +132,10 @@ class _Statements:
             self._started = time.perf_counter()
 
     def _after(self, conn, cursor, statement, parameters, context, executemany):
-        if self._own or self._started is None or len(self.statements) >= MAX_STATEMENTS:
+        if self._own or self._started is None:
+            return
+        if len(self.statements) >= MAX_STATEMENTS:
+            self.beyond += 1
             return
         seconds = time.perf_counter() - self._started
         self._started = None
@@ -189,7 +193,8 @@ class Observer:
         rewritten = sorted(name for oid, (name, node) in files_after.items()
                            if oid in files and files[oid][1] != node)
         self.steps.append({"revision": step.revision.revision, "upgrade": step.is_upgrade, "rows": rows,
-                           "rewritten": rewritten, "statements": captured.statements})
+                           "rewritten": rewritten, "statements": captured.statements,
+                           "statements_beyond": captured.beyond})
         return result
 
 
