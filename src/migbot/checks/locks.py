@@ -51,49 +51,48 @@ def _sql(statement: dict) -> str:
     return " ".join(statement["sql"].split())[:300]
 
 
-def table_rewrite(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+def _judge(check_id: str, plan: ProjectPlan, ev: Evidence, config: MigbotConfig, find, passed: str) -> CheckResult:
+    """The verdict of a rule over every observed statement: find(statement, rows) -> (message, hint)
+    for a statement it flags, else None; findings at the line of the revision that ran it."""
     if (reason := _skip(ev)) is not None:
-        return verdict("table-rewrite", config, [], skipped=reason)
+        return verdict(check_id, config, [], skipped=reason)
     steps, unobserved = _observed(ev)
-    rows, findings = ev.data.base_rows, []
+    findings = []
     for step in steps:
         for statement in step["statements"]:
-            for table in (t for t in statement.get("rewrote", []) if rows.get(t)):
-                findings.append(Finding(
-                    severity="warning", revision=step["revision"], file=revision_file(plan, ev, step["revision"]),
-                    line=statement.get("line"),
-                    message=f"{step['revision']}: `{_sql(statement)}` rewrote `{table}`, which held {rows[table]} "
-                    "rows in the base data, under an ACCESS EXCLUSIVE lock: reads and writes of the table wait "
-                    "until the migration commits, for a time that grows with the table",
-                    hint="Add a new column, backfill it in batches and switch over; a constant default or a "
-                    "varchar that only grows does not rewrite."))
-    return verdict("table-rewrite", config, findings + _unobserved(unobserved, steps),
-                   passed=f"no new revision rewrote a table that held rows ({len(steps)} observed over the base data)")
+            for message, hint in find(statement, ev.data.base_rows):
+                findings.append(Finding(severity="warning", revision=step["revision"], line=statement.get("line"),
+                                        file=revision_file(plan, ev, step["revision"]),
+                                        message=f"{step['revision']}: {message}", hint=hint))
+    return verdict(check_id, config, findings + _unobserved(unobserved, steps),
+                   passed=f"{passed} ({len(steps)} observed over the base data)")
+
+
+def table_rewrite(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
+    def find(statement: dict, rows: dict[str, int]):
+        for table in (t for t in statement.get("rewrote", []) if rows.get(t)):
+            yield (f"`{_sql(statement)}` rewrote `{table}`, which held {rows[table]} rows in the base data, under "
+                   "an ACCESS EXCLUSIVE lock: reads and writes of the table wait until the migration commits, for "
+                   "a time that grows with the table",
+                   "Add a new column, backfill it in batches and switch over; a constant default or a varchar that "
+                   "only grows does not rewrite.")
+
+    return _judge("table-rewrite", plan, ev, config, find, "no new revision rewrote a table that held rows")
 
 
 def index_without_concurrently(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
-    if (reason := _skip(ev)) is not None:
-        return verdict("index-without-concurrently", config, [], skipped=reason)
-    steps, unobserved = _observed(ev)
-    rows, findings = ev.data.base_rows, []
-    for step in steps:
-        for statement in step["statements"]:
-            if not _CREATE_INDEX.match(statement["sql"]):
-                continue
-            table = _index_table(statement)
-            if table is None or not rows.get(table):
-                continue
-            findings.append(Finding(
-                severity="warning", revision=step["revision"], file=revision_file(plan, ev, step["revision"]),
-                line=statement.get("line"),
-                message=f"{step['revision']}: `{_sql(statement)}` builds an index on `{table}`, which held "
-                f"{rows[table]} rows in the base data, under a SHARE lock: writes to the table wait until the "
-                "migration commits",
-                hint="Build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`"
-                " (CREATE INDEX CONCURRENTLY cannot run in a transaction)."))
-    return verdict("index-without-concurrently", config, findings + _unobserved(unobserved, steps),
-                   passed=f"no new revision built an index on a table with rows without CONCURRENTLY "
-                   f"({len(steps)} observed over the base data)")
+    def find(statement: dict, rows: dict[str, int]):
+        if not _CREATE_INDEX.match(statement["sql"]):
+            return
+        table = _index_table(statement)
+        if table is not None and rows.get(table):
+            yield (f"`{_sql(statement)}` builds an index on `{table}`, which held {rows[table]} rows in the base "
+                   "data, under a SHARE lock: writes to the table wait until the migration commits",
+                   "Build it with `postgresql_concurrently=True` inside `with op.get_context().autocommit_block():`"
+                   " (CREATE INDEX CONCURRENTLY cannot run in a transaction).")
+
+    return _judge("index-without-concurrently", plan, ev, config, find,
+                  "no new revision built an index on a table with rows without CONCURRENTLY")
 
 
 def _index_table(statement: dict) -> str | None:

@@ -39,6 +39,7 @@ class GitRepo:
         if shutil.which("git") is None:
             raise InfraError("git is not installed; migbot needs it to read the branch's history.")
         self.path = Path(path)
+        self._tree_entries: dict[str, list[tuple[str, str, str]]] = {}
         if not self.path.is_dir():
             raise UsageError(f"--repo {self.path}: no such directory.")
         try:
@@ -254,13 +255,18 @@ class GitRepo:
         return unreadable
 
     def tree_entries(self, commit: str) -> list[tuple[str, str, str]]:
-        """(mode, object id, path) of every file, symlink and submodule of `commit`."""
+        """(mode, object id, path) of every file, symlink and submodule of `commit`; listed once
+        per run (choosing the paths to export, exporting them and the base cache's key all ask)."""
+        cached = self._tree_entries.get(commit)
+        if cached is not None:
+            return cached
         entries = []
         for line in self._git("ls-tree", "-r", "-z", "--full-tree", commit, strip=False).split("\0"):
             if line:
                 meta, name = line.split("\t", 1)
                 mode, _kind, sha = meta.split()
                 entries.append((mode, sha, name))
+        self._tree_entries[commit] = entries
         return entries
 
 

@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from psycopg.conninfo import make_conninfo
 from pydantic import TypeAdapter
 
 from migbot import __version__
 from migbot.discover.seeds import SeedSetPlan
 from migbot.evidence import AlembicMap, Fingerprint, StepOutcome
+from migbot.snapshot.dump import Dumper
 from migbot.snapshot.types import Snapshot
 
 FORMAT = 1
@@ -110,12 +110,12 @@ def cache_key(*, files: list[tuple[str, str]], settings: str, superuser: bool, s
 
 
 class BaseCache:
-    def __init__(self, root: Path, pg_dump: str, connection: dict):
+    def __init__(self, root: Path, dumper: Dumper):
+        """`dumper`: the run's pg_dump, whose connection and environment the archives use too."""
         self.root = root / "bases"
-        self.pg_dump = pg_dump
-        self.pg_restore = str(Path(pg_dump).with_name("pg_restore"))
-        self.password = connection.pop("password", None)
-        self.connection = connection
+        self.dumper = dumper
+        self.pg_dump = dumper.pg_dump
+        self.pg_restore = str(Path(dumper.pg_dump).with_name("pg_restore"))
 
     # --- reading --------------------------------------------------------------------------
     def find(self, key: str) -> BaseState | None:
@@ -131,7 +131,7 @@ class BaseCache:
         """Restore archive `which` (base or data) into the empty database `dbname`, as `role`
         (the objects' owner); returns why it failed, if it did."""
         args = [self.pg_restore, "--no-owner", "--exit-on-error", "--single-transaction",
-                f"--dbname={self._conninfo(dbname)}", *([f"--role={role}"] if role else []),
+                f"--dbname={self.dumper.conninfo(dbname)}", *([f"--role={role}"] if role else []),
                 str(self.root / key / f"{which}.dump")]
         return self._run(args)
 
@@ -147,8 +147,8 @@ class BaseCache:
         try:
             processes = {which: subprocess.Popen(
                 [self.pg_dump, "--format=custom", "--compress=0", "--no-owner", f"--file={staging / which}.dump",
-                 f"--dbname={self._conninfo(name)}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                text=True, env=self._env()) for which, name in databases.items()}
+                 f"--dbname={self.dumper.conninfo(name)}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                text=True, env=self.dumper.env()) for which, name in databases.items()}
             for which, process in processes.items():
                 _, err = process.communicate(timeout=600)
                 if process.returncode != 0:
@@ -181,18 +181,9 @@ class BaseCache:
             pass
 
     # --- helpers --------------------------------------------------------------------------
-    def _conninfo(self, dbname: str) -> str:
-        return make_conninfo(**{**self.connection, "dbname": dbname})
-
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        if self.password:
-            env["PGPASSWORD"] = self.password
-        return env
-
     def _run(self, args: list[str]) -> str | None:
         try:
-            result = subprocess.run(args, check=False, capture_output=True, text=True, env=self._env(), timeout=600)
+            result = subprocess.run(args, check=False, capture_output=True, text=True, env=self.dumper.env(), timeout=600)
         except (OSError, subprocess.SubprocessError) as exc:
             return str(exc)
         if result.returncode != 0:

@@ -86,9 +86,9 @@ class RunContext:
     def base_cache(self) -> BaseCache | None:
         """The cache of base states (run.base_cache), unless it is off or there is no pg_dump."""
         if self._base_cache is False:
-            pg_dump = self.dumper().pg_dump
-            self._base_cache = None if base_cache.mode() == "off" or pg_dump is None else \
-                BaseCache(cache_root(), pg_dump, self.databases.server.admin_kwargs())
+            dumper = self.dumper()
+            self._base_cache = None if base_cache.mode() == "off" or dumper.pg_dump is None else \
+                BaseCache(cache_root(), dumper)
         return self._base_cache
 
     def base_cache_key(self, commit: str, settings: ProjectSettings, *, superuser: bool) -> str | None:

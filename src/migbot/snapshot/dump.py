@@ -105,17 +105,24 @@ class Dumper:
         self.password = connection.pop("password", None)
         self.connection = connection
 
-    def start(self, dbname: str, version_table: str) -> PendingDump:
-        if self.pg_dump is None:
-            return PendingDump(None, self.missing)
-        conninfo = make_conninfo(**{**self.connection, "dbname": dbname})
-        pattern = '*."' + version_table.replace('"', '""') + '"'
+    def conninfo(self, dbname: str) -> str:
+        return make_conninfo(**{**self.connection, "dbname": dbname})
+
+    def env(self) -> dict[str, str]:
+        """The environment of migbot's PostgreSQL client programs: the password, nothing of the caller's PG*."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "PGCONNECT_TIMEOUT": "10"}
         if self.password:
             env["PGPASSWORD"] = self.password
-        args = [self.pg_dump, "--schema-only", f"--exclude-table={pattern}", f"--dbname={conninfo}"]
+        return env
+
+    def start(self, dbname: str, version_table: str) -> PendingDump:
+        if self.pg_dump is None:
+            return PendingDump(None, self.missing)
+        pattern = '*."' + version_table.replace('"', '""') + '"'
+        args = [self.pg_dump, "--schema-only", f"--exclude-table={pattern}", f"--dbname={self.conninfo(dbname)}"]
         try:
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       env=self.env())
         except OSError as exc:
             return PendingDump(None, f"pg_dump could not start: {exc}")
         return PendingDump(process)
