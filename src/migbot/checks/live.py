@@ -262,10 +262,16 @@ def classify_drift(ev: Evidence) -> Drift:
     return Drift(
         checked=True,
         note=note,
-        introduced=[item for key, item in head_items.items() if key not in base_items],
-        existing=[item for key, item in head_items.items() if key in base_items],
-        fixed=[item for key, item in base_items.items() if key not in head_items],
+        introduced=_in_order(item for key, item in head_items.items() if key not in base_items),
+        existing=_in_order(item for key, item in head_items.items() if key in base_items),
+        fixed=_in_order(item for key, item in base_items.items() if key not in head_items),
     )
+
+
+def _in_order(items) -> list[DriftItem]:
+    """By table, then kind and object: Alembic's comparison yields them in set order, which
+    changes from one run to the next."""
+    return sorted(items, key=lambda item: (item.table or "", item.kind, item.object or "", item.text))
 
 
 def model_drift(plan: ProjectPlan, ev: Evidence, config: MigbotConfig, drift: Drift) -> CheckResult:

@@ -4,6 +4,11 @@ Every outcome comes back localized (paths relative to the repository, secrets ou
 run-specific noise out: see redact.stable_text), and every command that runs
 something marks the database as changed. The live phases (base.py, stairway.py, ...)
 talk to this class only, never to the worker protocol.
+
+The stairway's steps go through `step()` and `stamp_step()`: one run of env.py serves
+them all (a session, see worker/migbot_worker/session.py) where env.py lets each step
+commit on its own, else each is a command of its own. Any other command ends the session
+first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from migbot.run.client import Worker
 from migbot.run.database import Database
 
 
+class SessionLost(Exception):
+    """A step ran in the session, but its transaction did not commit: the database is in doubt."""
+
+
 class TreeExecutor:
     def __init__(self, worker: Worker, tree: Path, db: Database, *, redact, workdir: Path):
         self.worker = worker
@@ -25,10 +34,13 @@ class TreeExecutor:
         self.db = db
         self.redact = redact
         self.workdir = workdir
+        self._session = None  # the worker process whose env.py run serves steps now, if any
+        self.sessions_unavailable: str | None = None  # why steps run one command each, once known
 
     # --- the verbs ------------------------------------------------------------------------
     def submit_load(self) -> StepOutcome | None:
         """Start `load` without waiting (collect_load() waits): the app imports meanwhile."""
+        self.end_session()
         return self.worker.submit("load")
 
     def collect_load(self, early: StepOutcome | None = None) -> StepOutcome:
@@ -55,6 +67,7 @@ class TreeExecutor:
         return self._call("drift")
 
     def submit_drift(self) -> StepOutcome | None:
+        self.end_session()
         return self.worker.submit("drift")
 
     def collect(self) -> StepOutcome:
@@ -67,10 +80,62 @@ class TreeExecutor:
         return self._call("seed", changes=True, modules=modules, command=command)
 
     def stop(self) -> None:
+        self._session = None
         self.worker.stop()
 
+    # --- the stairway's steps, in a session where env.py allows it -------------------------
+    def step(self, revision: str, *, upgrade: bool, observe: bool = False) -> StepOutcome:
+        """One revision in one direction, committed when it returns; observe as in apply()."""
+        if not self._in_session():
+            return self.apply([revision], upgrade=upgrade, observe=observe)
+        return self._session_call("step", revision=revision, upgrade=upgrade, observe=observe)
+
+    def stamp_step(self, target: str) -> StepOutcome:
+        if not self._in_session():
+            return self.stamp(target)
+        return self._session_call("stamp", target=target)
+
+    def end_session(self) -> None:
+        if self._session is None:
+            return
+        self._session = None
+        ended = self.worker.request("end")
+        if not ended.ok:
+            # env.py failed after its steps had run: commands of their own will show how.
+            self.sessions_unavailable = "env.py failed after the steps of a session"
+
+    def _in_session(self) -> bool:
+        process = self.worker.process
+        if self._session is not None:
+            if process is self._session and process.poll() is None:
+                return True
+            self._session = None  # the worker was stopped or died: its session with it
+        if self.sessions_unavailable is not None:
+            return False
+        opened = self.worker.request("session")
+        if opened.ok and opened.result.get("ready"):
+            self._session = self.worker.process
+            return True
+        if opened.ok:  # env.py keeps a transaction of its own around the run: no session; it ends
+            self.worker.collect()
+            self.sessions_unavailable = "env.py runs its migrations in one transaction of its own"
+        else:  # env.py failed before any step: a command of its own reports it
+            self.sessions_unavailable = "env.py failed to start a session"
+        return False
+
+    def _session_call(self, cmd: str, **args) -> StepOutcome:
+        outcome = self._call(cmd, changes=True, in_session=True, **args)
+        if not outcome.ok:
+            self._session = None  # a step that fails ends env.py's run
+            if outcome.error is not None and outcome.error.kind == "session":
+                self.sessions_unavailable = outcome.error.message
+                raise SessionLost(outcome.error.message)
+        return outcome
+
     # --- outcomes -------------------------------------------------------------------------
-    def _call(self, cmd: str, *, changes: bool = False, **args) -> StepOutcome:
+    def _call(self, cmd: str, *, changes: bool = False, in_session: bool = False, **args) -> StepOutcome:
+        if not in_session:
+            self.end_session()
         outcome = self._finish(self.worker.request(cmd, **args))
         if changes:
             self.db.changed()

@@ -1,7 +1,7 @@
 """The stairway: each new revision, in the order Alembic applies them, goes up, down and
 up again, with a catalog snapshot at each step.
 
-Each step is exactly one revision (worker verb `apply`), so the downgrade of a
+Each step is exactly one revision (TreeExecutor.step), so the downgrade of a
 revision undoes that revision alone: nothing a later revision needs is applied yet,
 since Alembic's order puts dependencies (`depends_on`) before their dependents.
 
@@ -10,6 +10,11 @@ nothing while the upgrade changed the schema or rows, upgrading again would only
 collide with what is still there, so alembic_version is stamped back instead. When
 a step fails, the database is put back at the revision (from the base template if
 need be) and the stairway goes on.
+
+The steps run in one run of env.py where it lets each step commit on its own (a session:
+TreeExecutor.step), so a step costs what Alembic and PostgreSQL need for it, not a
+command's start-up. Between steps migbot reads the committed schema as it would between
+commands.
 
 On a long branch (more new revisions than DUMP_EVERY_STEP_UP_TO, unless the config's
 pg-dump-each-step says otherwise), the steps are compared from the catalogs alone:
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from migbot.evidence import StepOutcome, Trip
 from migbot.progress import Progress
-from migbot.run.executor import TreeExecutor
+from migbot.run.executor import SessionLost, TreeExecutor
 from migbot.snapshot.compare import compare
 from migbot.snapshot.types import Snapshot
 
@@ -77,7 +82,7 @@ class Stairway:
 
     def walk(self) -> tuple[list[Trip], bool]:
         """The trips, and whether the database ended at heads with nothing in doubt."""
-        self.db.reset(self.template, self.template_snapshot)
+        self._reset()
         trips: list[Trip] = []
         stop: str | None = None
         for index, rev in enumerate(self.revisions):
@@ -86,7 +91,15 @@ class Stairway:
             if stop:
                 trip.skipped = dict.fromkeys(("upgrade", "downgrade", "restored", "reupgrade"), stop)
                 continue
-            stop = self._step(trip, self.revisions[:index + 1])
+            try:
+                stop = self._step(trip, self.revisions[:index + 1])
+            except SessionLost:
+                # Its step did not commit in the session: again from the revision before, one command a step.
+                trips[-1] = trip = Trip(rev)
+                stop = self._rebuild(self.revisions[index - 1], self.revisions[:index]) if index else \
+                    self._reset()
+                stop = stop or self._step(trip, self.revisions[:index + 1])
+        self.head.end_session()
         clean = stop is None and all(t.upgrade is not None and t.upgrade.ok for t in trips) \
             and all(t.reupgrade is None or (t.reupgrade.ok and t.reupgraded is not None and t.reupgraded.empty)
                     for t in trips)
@@ -97,7 +110,7 @@ class Stairway:
         rev, step = trip.revision, self.progress.step
         before = self._snapshot()
         step(f"{self.prefix}{rev}: upgrade")
-        trip.upgrade = self.head.apply([rev], upgrade=True, observe=True)
+        trip.upgrade = self.head.step(rev, upgrade=True, observe=True)
         if not trip.upgrade.ok:
             trip.skipped = dict.fromkeys(("downgrade", "restored", "reupgrade"), "the upgrade failed")
             return f"revision {rev} failed to upgrade"
@@ -105,7 +118,7 @@ class Stairway:
         after_up = self._snapshot()
         trip.applied = compare(before, after_up)
         step(f"{self.prefix}{rev}: downgrade")
-        trip.downgrade = self.head.apply([rev], upgrade=False, observe=True)
+        trip.downgrade = self.head.step(rev, upgrade=False, observe=True)
         if not trip.downgrade.ok:
             reason = "the downgrade raises on purpose" if trip.downgrade_refused() else "the downgrade failed"
             trip.skipped = dict.fromkeys(("restored", "reupgrade"), reason)
@@ -117,10 +130,10 @@ class Stairway:
         if trip.downgrade_left_it_all():
             # Upgrading again would collide with what the upgrade left: put alembic_version back.
             trip.skipped = {"reupgrade": "the downgrade did nothing"}
-            stamped = self.head.stamp(rev)
+            stamped = self.head.stamp_step(rev)
             return None if stamped.ok and rev in self.db.heads() else self._rebuild(rev, up_to)
         step(f"{self.prefix}{rev}: upgrade again")
-        trip.reupgrade = self.head.apply([rev], upgrade=True)
+        trip.reupgrade = self.head.step(rev, upgrade=True)
         if not trip.reupgrade.ok:
             return self._rebuild(rev, up_to)
         trip.reupgraded = compare(after_up, self._snapshot())
@@ -132,9 +145,13 @@ class Stairway:
             return None  # the failed step rolled back cleanly
         return self._rebuild(rev, up_to)
 
+    def _reset(self) -> None:
+        self.head.end_session()  # its connection holds the database
+        self.db.reset(self.template, self.template_snapshot)
+
     def _rebuild(self, rev: str, up_to: list[str]) -> str | None:
         """The database at `rev` again: the base template, then every new revision up to it."""
-        self.db.reset(self.template, self.template_snapshot)
+        self._reset()
         rebuilt = self.head.apply(up_to, upgrade=True)
         if not rebuilt.ok:
             return f"the database could not be rebuilt at {rev} after a failed step"

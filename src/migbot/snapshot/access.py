@@ -28,18 +28,23 @@ def _same(a: str, b: str) -> str:
     return f"{a}.grantee = {b}.grantee AND {a}.privilege_type = {b}.privilege_type AND {a}.is_grantable = {b}.is_grantable"
 
 
+def _unless_default(acl: str, listed: str) -> str:
+    """A NULL ACL is the defaults: nothing granted or revoked beyond them (and nothing to compute)."""
+    return f"CASE WHEN {acl} IS NULL THEN NULL ELSE {listed} END"
+
+
 def granted(acl: str, objtype: str, owner_oid: str) -> str:
     """Privileges granted beyond the defaults. objtype is acldefault's letter: r (table,
     view), s (sequence), c (column), n (schema), f (function), T (type)."""
     default = f"acldefault('{objtype}', {owner_oid})"
-    return _listed(f"aclexplode(coalesce({acl}, {default}))",
-                   f"NOT EXISTS (SELECT 1 FROM aclexplode({default}) AS d WHERE {_same('d', 'e')})")
+    return _unless_default(acl, _listed(f"aclexplode({acl})",
+                                        f"NOT EXISTS (SELECT 1 FROM aclexplode({default}) AS d WHERE {_same('d', 'e')})"))
 
 
 def revoked(acl: str, objtype: str, owner_oid: str) -> str:
     """Default privileges taken away (REVOKE ALL ON users FROM owner, ...)."""
-    return _listed(f"aclexplode(acldefault('{objtype}', {owner_oid}))",
-                   f"{acl} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode({acl}) AS a WHERE {_same('a', 'e')})")
+    return _unless_default(acl, _listed(f"aclexplode(acldefault('{objtype}', {owner_oid}))",
+                                        f"NOT EXISTS (SELECT 1 FROM aclexplode({acl}) AS a WHERE {_same('a', 'e')})"))
 
 
 def explicit(acl: str) -> str:

@@ -6,6 +6,7 @@ import os
 import traceback
 
 from migbot_worker.guard import WrongDatabase
+from migbot_worker.session import StepsNotCommitted
 
 
 class EnvDidNotRun(Exception):
@@ -128,4 +129,6 @@ def describe_error(exc, root, revision_files):
         error["deliberate"] = False
     elif isinstance(exc, InterpreterUnusable):
         error["kind"] = "interpreter"
+    elif isinstance(exc, StepsNotCommitted):
+        error["kind"] = "session"
     return error

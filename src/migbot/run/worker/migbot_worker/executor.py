@@ -10,6 +10,7 @@ ScriptDirectory, RevisionMap and migration steps.
   (a stairway step, or going down to the base heads whatever their number), each step
   observed on request (see observe.py);
 - stamp: alembic_version set to a target, nothing run (after a downgrade that did nothing);
+- session: many stairway steps in one run of env.py (see session.py);
 - drift: compare_metadata against the metadata as env.py declared it.
 
 With a `runner` configured, every run of env.py goes through the project's own callable.
@@ -23,6 +24,7 @@ from migbot_worker import drift
 from migbot_worker.errors import EnvDidNotRun
 from migbot_worker.guard import check_context, install_pool_guards
 from migbot_worker.observe import Observer
+from migbot_worker.session import Session
 
 
 class Executor:
@@ -116,7 +118,7 @@ class Executor:
         """observe: record what each step wrote (four catalog reads a step; only where judged)."""
         from alembic.runtime.migration import MigrationStep
 
-        observer = Observer([self.version_table])
+        observer = self.observer()
 
         def body(heads, context):
             revision_map = self.script.revision_map
@@ -131,9 +133,17 @@ class Executor:
                      destination=revisions[-1] if upgrade and revisions else None)
         return {"steps": observer.steps}
 
+    def observer(self):
+        return Observer([self.version_table])
+
     def stamp(self, target):
         self.run_env("stamp", {"target": target}, lambda heads, context: self.script._stamp_revs(target, heads),
                      destination=target)
+
+    def session(self, channel):
+        session = Session(self, channel)
+        self.run_env("session", {}, session.steps, per_step_commit=True)
+        return session.summary()
 
     def drift(self):
         declared = self.declared
@@ -151,9 +161,11 @@ class Executor:
         return self.run_env("drift", {}, body, read_only=True)
 
     # --- running env.py -------------------------------------------------------------------
-    def run_env(self, command, arguments, body, destination=None, read_only=False):
-        """Run env.py once with `body(heads, context)` as Alembic's fn; return body's result.
-        read_only: like `alembic current`, never create the version table."""
+    def run_env(self, command, arguments, body, destination=None, read_only=False, per_step_commit=False):
+        """Run env.py once with `body(heads, context)` as Alembic's fn; return body's result
+        (a list or an iterator is Alembic's steps). read_only: like `alembic current`, never
+        create the version table. per_step_commit: each step in a transaction of its own
+        (configure's transaction_per_migration), whatever env.py asked for."""
         from alembic.runtime.environment import EnvironmentContext
 
         outcome = {}
@@ -162,12 +174,16 @@ class Executor:
             check_context(context)
             outcome["result"] = body(heads, context)
             outcome["ran"] = True
-            return outcome["result"] if isinstance(outcome["result"], list) else []
+            result = outcome["result"]
+            return result if isinstance(result, list) or hasattr(result, "__next__") else []
 
         def run():
             options = {"dont_mutate": True} if read_only else {}
-            with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
-                                    destination_rev=destination, **options):
+            environment = EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
+                                             destination_rev=destination, **options)
+            if per_step_commit:
+                _commit_each_step(environment)
+            with environment:
                 self.script.run_env()
 
         runner = self.runner()
@@ -202,3 +218,16 @@ class Executor:
 
 class RunnerNotFound(Exception):
     pass
+
+
+def _commit_each_step(environment):
+    """transaction_per_migration forced on in env.py's context.configure() call. (On the
+    instance: alembic.context proxies to the EnvironmentContext class's own instances.)"""
+    configure = environment.configure
+
+    def configure_committing_each_step(*args, **kw):
+        if len(args) <= 5:  # transaction_per_migration is configure's sixth parameter
+            kw["transaction_per_migration"] = True
+        return configure(*args, **kw)
+
+    environment.configure = configure_committing_each_step

@@ -59,9 +59,21 @@ def _expand(template, values):
     return out
 
 
+class Channel:
+    """The protocol, for a command that talks to migbot while it runs (a session)."""
+
+    def __init__(self, reply, requests):
+        self.reply, self._requests = reply, requests
+
+    def read(self):
+        line = self._requests.readline()
+        return json.loads(line) if line else None
+
+
 class Worker:
-    def __init__(self, spec):
+    def __init__(self, spec, channel=None):
         self.spec = spec
+        self.channel = channel
         self.executor = None
 
     def prepare_environment(self):
@@ -134,6 +146,8 @@ class Worker:
             return ex.apply(request["revisions"], request["upgrade"], request.get("observe", False))
         if cmd == "stamp":
             return ex.stamp(request["target"])
+        if cmd == "session":
+            return ex.session(self.channel)
         if cmd == "drift":
             return ex.drift()
         if cmd == "shell":
@@ -186,13 +200,16 @@ def main():
         proto.flush()
 
     _preimport()  # while migbot plans, checks out trees and starts PostgreSQL
-    worker = Worker(json.loads(sys.stdin.readline()))
+    worker = Worker(json.loads(sys.stdin.readline()), Channel(reply, sys.stdin))
     try:
         reply({"ok": True, "result": worker.prepare_environment()})
     except BaseException as exc:  # noqa: BLE001 - everything goes back to migbot
         reply({"ok": False, "error": worker.describe(exc)})
         return
-    for line in sys.stdin:
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
         request = json.loads(line)
         started = time.monotonic()
         try:
