@@ -1,9 +1,11 @@
 """The stairway's steps share one run of env.py (a session) where env.py lets each step commit
-on its own, and a session sees exactly what one command per step sees (issue 11, target 1).
+on its own, and a long branch is walked in two halves at once; both see exactly what one
+command per step, in one chain, sees (issue 11, target 1).
 
-The same branch is verified twice: with the fixture's env.py (connect, then Alembic's own
-transaction: sessions), and with an env.py that holds a transaction of its own around the
-run (`engine.begin()`: no session, one command a step). Each env.py counts its runs."""
+The same branch is verified three times: with the fixture's env.py (connect, then Alembic's
+own transaction: sessions), with an env.py that holds a transaction of its own around the
+run (`engine.begin()`: no session, one command a step), and in two halves
+(MIGBOT_STAIRWAY_SPLIT=always). Each env.py counts its runs."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ OWN_TRANSACTION = ("    with connectable.connect() as connection:",
                    "    with connectable.begin() as connection:")
 
 
-def _verify(root, name: str, own_transaction: bool) -> tuple[Result, int]:
+def _verify(root, name: str, own_transaction: bool = False, branch=BRANCH, split: str = "off") -> tuple[Result, int]:
     runs = root / f"{name}-env-runs"
     runs.mkdir(mode=0o777)
     os.chmod(runs, 0o777)  # the worker may run as another OS user
@@ -48,18 +50,23 @@ def _verify(root, name: str, own_transaction: bool) -> tuple[Result, int]:
     counter = f'import os as _os\n_os.close(_os.open({str(runs / "run-")!r} + _os.urandom(8).hex(), ' \
               '_os.O_CREAT | _os.O_WRONLY, 0o666))\n'
     repo.write("alembic/env.py", counter + env_py)
-    for rev, down, upgrade, downgrade in BRANCH:
+    for rev, down, upgrade, downgrade in branch:
         repo.revision(rev, down, upgrade, downgrade)
-    repo.commit("feature: six revisions")
-    result = repo.verify()
+    repo.commit(f"feature: {len(branch)} revisions")
+    result = repo.verify(env={"MIGBOT_STAIRWAY_SPLIT": split})
     return result, len(list(runs.iterdir()))
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sessions")
-    os.chmod(root, 0o755)
-    return _verify(root, "session", False), _verify(root, "commands", True)
+def root(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sessions")
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def both(root):
+    return _verify(root, "session"), _verify(root, "commands", own_transaction=True)
 
 
 def _evidence(result: Result) -> dict:
@@ -100,3 +107,48 @@ def test_in_a_session_a_failed_downgrade_and_one_that_did_nothing_are_still_name
     assert trip["statements"] and "TYPE BIGINT" in trip["statements"][0]["sql"]
     assert {"table": "public.users", "mode": "ACCESS EXCLUSIVE"} in trip["statements"][0]["locks"]
     assert session.check("reupgrade")["summary"].startswith("0008")
+
+
+# The first half's re-upgrade fails (the enum type is left behind): the second half must start
+# from where the first half's walk really ended, not from the first half applied once.
+FIRST_HALF_NOT_CLEAN = [
+    ("0003", "0002", BRANCH[-1][2], BRANCH[-1][3]),
+    ("0004", "0003", *BRANCH[0][2:]),
+    ("0005", "0004", 'op.create_index("ix_users_points", "users", ["points"])',
+     'op.drop_index("ix_users_points", table_name="users")'),
+    ("0006", "0005", *BRANCH[4][2:]),
+]
+# An upgrade of the first half fails: the second half is not tried, as in one chain.
+FIRST_HALF_STOPS = [
+    ("0003", "0002", *BRANCH[0][2:]),
+    ("0004", "0003", 'op.execute("SELECT * FROM no_such_table")', "pass"),
+    ("0005", "0004", FIRST_HALF_NOT_CLEAN[2][2], FIRST_HALF_NOT_CLEAN[2][3]),
+    ("0006", "0005", *BRANCH[4][2:]),
+]
+
+
+def test_two_halves_at_once_see_what_one_chain_sees(root, both):
+    (chain, _), _ = both
+    halves, _ = _verify(root, "halves", split="always")
+    assert _evidence(halves) == _evidence(chain)
+    assert _split(halves) and not _split(chain)
+
+
+def _split(result: Result) -> bool:
+    return any(t["step"].endswith(", in two halves at once") for t in result.report["projects"][0]["timings"])
+
+
+@pytest.mark.parametrize("name, branch", [("not-clean", FIRST_HALF_NOT_CLEAN), ("stops", FIRST_HALF_STOPS)])
+def test_two_halves_agree_with_one_chain_when_the_first_half_goes_wrong(root, name, branch):
+    chain, _ = _verify(root, f"{name}-chain", branch=branch)
+    halves, _ = _verify(root, f"{name}-halves", branch=branch, split="always")
+    assert _evidence(halves) == _evidence(chain)
+    assert _split(halves) and not _split(chain)
+    trips = {t["revision"]: t for t in halves.report["projects"][0]["stairway"]}
+    if name == "stops":
+        assert halves.status("upgrade") == "fail"
+        assert "0004" in halves.check("upgrade")["summary"]
+        assert trips["0006"]["upgrade"] == {"status": "skip", "seconds": 0.0, "note": "revision 0004 failed to upgrade"}
+    else:
+        assert halves.check("reupgrade")["summary"].startswith("0003")
+        assert halves.status("downgrade") == "pass" and halves.status("upgrade") == "pass"

@@ -23,6 +23,10 @@ from migbot.run.client import Worker
 from migbot.run.database import Database
 
 
+class Abandoned(Exception):
+    """The run no longer wants this executor's results: it was interrupted, or failed elsewhere."""
+
+
 class SessionLost(Exception):
     """A step ran in the session, but its transaction did not commit: the database is in doubt."""
 
@@ -36,6 +40,7 @@ class TreeExecutor:
         self.workdir = workdir
         self._session = None  # the worker process whose env.py run serves steps now, if any
         self.sessions_unavailable: str | None = None  # why steps run one command each, once known
+        self.abandoned = False
 
     # --- the verbs ------------------------------------------------------------------------
     def submit_load(self) -> StepOutcome | None:
@@ -83,6 +88,11 @@ class TreeExecutor:
         self._session = None
         self.worker.stop()
 
+    def abandon(self) -> None:
+        """From another thread: stop the worker, and refuse every command from now on."""
+        self.abandoned = True
+        self.stop()
+
     # --- the stairway's steps, in a session where env.py allows it -------------------------
     def step(self, revision: str, *, upgrade: bool, observe: bool = False) -> StepOutcome:
         """One revision in one direction, committed when it returns; observe as in apply()."""
@@ -105,6 +115,8 @@ class TreeExecutor:
             self.sessions_unavailable = "env.py failed after the steps of a session"
 
     def _in_session(self) -> bool:
+        if self.abandoned:
+            raise Abandoned()
         process = self.worker.process
         if self._session is not None:
             if process is self._session and process.poll() is None:
@@ -134,6 +146,8 @@ class TreeExecutor:
 
     # --- outcomes -------------------------------------------------------------------------
     def _call(self, cmd: str, *, changes: bool = False, in_session: bool = False, **args) -> StepOutcome:
+        if self.abandoned:
+            raise Abandoned()
         if not in_session:
             self.end_session()
         outcome = self._finish(self.worker.request(cmd, **args))

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from migbot.config import MigbotConfig
-from migbot.evidence import Evidence, Interpreter, SeedRun, StepOutcome
+from migbot.evidence import Evidence, Interpreter, SeedRun, StepOutcome, Trip
 from migbot.plan.changes import ProjectPlan, align_with_alembic
 from migbot.run import base_cache
 from migbot.run.base import build_base
@@ -33,6 +33,7 @@ from migbot.run.data import BaseData, migrations_over_data, seeds_at_head
 from migbot.run.database import Database, VersionTable
 from migbot.run.edited import run_edited_downgrades
 from migbot.run.executor import TreeExecutor
+from migbot.run.halves import walk_in_halves, worth_splitting
 from migbot.run.roundtrip import round_trip
 from migbot.run.stairway import Stairway
 from migbot.snapshot.compare import compare
@@ -114,12 +115,10 @@ class ProjectRun:
             return
         self._plan_new_revisions(head)
         started = time.monotonic()
-        trips, at_heads = Stairway(head, ev.new_revisions, template=template, template_snapshot=ev.base_snapshot,
-                                   progress=progress, prefix=self.prefix,
-                                   dump_each_step=self.config.pg_dump_each_step).walk() \
-            if not ev.stairway_skipped else ([], False)
+        trips, at_heads = self._stairway(head, head_tree, template) if not ev.stairway_skipped else ([], False)
         ev.trips = trips
-        self._timed("head: stairway (up, down, up per revision)", started)
+        self._timed("head: stairway (up, down, up per revision)"
+                    + (", in two halves at once" if worth_splitting(ev.new_revisions) else ""), started)
         if not ev.stairway_skipped:
             started = time.monotonic()
             ev.roundtrip = round_trip(head, ev.new_revisions, trips, at_heads=at_heads, template=template,
@@ -258,6 +257,18 @@ class ProjectRun:
         self._timed("base: kept in migbot's cache (alongside the head's work)", started)
         if why[0]:
             self.plan.notes.append(f"migbot could not keep the base state for later runs: {why[0]}.")
+
+    def _stairway(self, head: TreeExecutor, tree: Path, template: str) -> tuple[list[Trip], bool]:
+        revisions = self.ev.new_revisions
+        options = dict(progress=self.ctx.progress, prefix=self.prefix, dump_each_step=self.config.pg_dump_each_step,
+                       branch_length=len(revisions))
+        if not worth_splitting(revisions):
+            return Stairway(head, revisions, template=template, template_snapshot=self.ev.base_snapshot,
+                            **options).walk()
+        helper = self._executor("head", tree, self._database("head_first_half", template=template),
+                                self.plan.project)
+        return walk_in_halves(head, helper, revisions, template=template, template_snapshot=self.ev.base_snapshot,
+                              clone=lambda name, source: self._database(name, template=source), **options)
 
     def _plan_new_revisions(self, head: TreeExecutor) -> None:
         """Alembic's own steps for `upgrade heads` from the base heads."""

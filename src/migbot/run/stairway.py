@@ -63,18 +63,23 @@ def cannot_go_down(trip: Trip) -> str | None:
 
 
 class Stairway:
-    def __init__(self, head: TreeExecutor, revisions: list[str], *, template: str, template_snapshot: Snapshot,
-                 progress: Progress, prefix: str = "", dump_each_step: bool | None = None):
+    def __init__(self, head: TreeExecutor, revisions: list[str], *, template: str, template_snapshot: Snapshot | None,
+                 progress: Progress, prefix: str = "", dump_each_step: bool | None = None,
+                 branch_length: int | None = None):
+        """template: the database the first revision starts from (its snapshot, if known);
+        branch_length: the whole branch's, when these revisions are a part of it."""
         self.head, self.db = head, head.db
         self.revisions = revisions
         self.template, self.template_snapshot = template, template_snapshot
         self.progress, self.prefix = progress, prefix
+        self.stopped: str | None = None  # why the walk stopped before the last revision, if it did
+        length = len(revisions) if branch_length is None else branch_length
         if dump_each_step is None:
-            dump_each_step = len(revisions) <= DUMP_EVERY_STEP_UP_TO
+            dump_each_step = length <= DUMP_EVERY_STEP_UP_TO
         self.skip_dump = None if dump_each_step else (
-            f"{len(revisions)} new revisions, and pg_dump compares each step for up to {DUMP_EVERY_STEP_UP_TO}; "
+            f"{length} new revisions, and pg_dump compares each step for up to {DUMP_EVERY_STEP_UP_TO}; "
             "it compared the round trip's ends. `pg-dump-each-step = true` makes it compare every step"
-            if len(revisions) > DUMP_EVERY_STEP_UP_TO else
+            if length > DUMP_EVERY_STEP_UP_TO else
             "`pg-dump-each-step = false`: pg_dump compared the round trip's ends only")
 
     def _snapshot(self) -> Snapshot:
@@ -100,6 +105,7 @@ class Stairway:
                     self._reset()
                 stop = stop or self._step(trip, self.revisions[:index + 1])
         self.head.end_session()
+        self.stopped = stop
         clean = stop is None and all(t.upgrade is not None and t.upgrade.ok for t in trips) \
             and all(t.reupgrade is None or (t.reupgrade.ok and t.reupgraded is not None and t.reupgraded.empty)
                     for t in trips)
