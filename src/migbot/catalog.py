@@ -330,6 +330,49 @@ CHECKS: tuple[CheckSpec, ...] = (
         "default.",
         default=Level.WARNING,
     ),
+    CheckSpec(
+        id="foreign-key-without-index",
+        title="Foreign keys the branch adds have an index",
+        stage="live",
+        catches="A foreign key added by a new revision whose columns no index of its table starts with (a valid, "
+        "non-partial index whose leading columns are the key's columns, in any order), read from the catalogs "
+        "(pg_constraint, pg_index) at head. The finding names the revision and the line that added the key.",
+        why="PostgreSQL indexes the referenced side of a foreign key, not the referencing side. Without an index, "
+        "every DELETE of a parent row, or change of its key, scans the whole child table to check it, under "
+        "locks; and joins along the key scan it too.",
+        fix="`op.create_index(...)` on the key's columns in the same revision; with "
+        "`postgresql_concurrently=True` inside `op.get_context().autocommit_block()` if the table already holds "
+        "rows. A warning by default: a small, rarely deleted parent may not need it.",
+        default=Level.WARNING,
+    ),
+    CheckSpec(
+        id="table-without-primary-key",
+        title="Tables the branch creates have a primary key",
+        stage="live",
+        catches="A table created by a new revision that has no primary key at head (pg_constraint), Alembic's "
+        "version table aside.",
+        why="Without a primary key a row cannot be told apart from its duplicates, ORMs cannot update or delete "
+        "one reliably, and logical replication (the usual way to upgrade PostgreSQL with little downtime) cannot "
+        "replicate the table's UPDATEs and DELETEs.",
+        fix="Give the table a primary key in the revision that creates it (`sa.Column(..., primary_key=True)` or "
+        "`op.create_primary_key`). A warning by default.",
+        default=Level.WARNING,
+    ),
+    CheckSpec(
+        id="suppressions",
+        title="Suppressions name a check and give a reason",
+        stage="static",
+        catches="A `# migbot: ignore[CHECK-ID] reason` comment in a revision file the branch adds or changes that "
+        "gives no reason, or names no check migbot has; and, as a note, one that set nothing aside in this run. "
+        "The comment sets aside that check's findings at the statement it ends or precedes, or, at the top of the "
+        "file (before anything but the docstring), in the whole file; the report lists what it set aside, with "
+        "the reason.",
+        why="A suppression is a decision a reviewer should be able to read. Without a reason it is a silenced "
+        "warning; with a mistyped id it silences nothing while looking as if it did.",
+        fix="Name the check as docs/checks.md spells it, and say why after the brackets: "
+        "`# migbot: ignore[table-rewrite] the table holds 40 rows in production`.",
+        default=Level.WARNING,
+    ),
 )
 
 BY_ID = {spec.id: spec for spec in CHECKS}

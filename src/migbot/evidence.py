@@ -242,6 +242,8 @@ class Evidence:
     head_snapshot: Snapshot | None = None
     head_heads: list[str] = field(default_factory=list)
     head_drift: StepOutcome | None = None
+    # At heads (snapshot.conventions): {"unindexed_foreign_keys": [...], "tables_without_primary_key": [...]}
+    head_conventions: dict | None = None
     drift_in_fresh_worker: bool = False  # the migrations changed the models' metadata in memory
     edited_downgrades: list[EditedDowngrade] = field(default_factory=list)
     unloaded_revision_files: list[str] = field(default_factory=list)  # changed by the branch, loaded by no history

@@ -21,6 +21,7 @@ from pathlib import Path
 from migbot import __version__
 from migbot.catalog import BY_ID, CHECKS
 from migbot.checks.evaluate import run_live_checks
+from migbot.checks.suppress import apply_suppressions
 from migbot.checks.static import run_static_checks
 from migbot.config import CONFIG_FILES, MigbotConfig, read_config
 from migbot.discover.git import GitRepo
@@ -118,7 +119,8 @@ def verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
         for plan, evidence in runs:
             live, drift = run_live_checks(plan, evidence, config)
             static = run_static_checks(plan, config, evidence)
-            projects.append(build_project_report(plan, evidence, _ordered(static, live), drift))
+            checks = apply_suppressions(plan, config, _ordered(static, live))
+            projects.append(build_project_report(plan, evidence, checks, drift))
             notes += plan.notes
     finally:
         with _signals_held():

@@ -17,6 +17,8 @@ import ast
 import hashlib
 from dataclasses import dataclass, field
 
+from migbot.discover.suppressions import Suppression, read_suppressions
+
 
 @dataclass
 class RevisionFile:
@@ -38,6 +40,7 @@ class RevisionFile:
     fingerprint: str = ""  # what the file means (see meaning())
     parts: dict[str, str] = field(default_factory=dict)  # "def upgrade", "revision =", ... -> digest
     text_hash: str = ""
+    suppressions: list[Suppression] = field(default_factory=list)  # `# migbot: ignore[...]` comments
 
     @property
     def summary(self) -> str:
@@ -85,6 +88,7 @@ def parse_revision(path: str, source: bytes) -> RevisionFile:
         info.downgrade = _downgrade_kind(functions["downgrade"])
     else:
         info.downgrade = "missing"
+    info.suppressions = read_suppressions(source, tree)
     info.parts = meaning(tree)
     info.fingerprint = hashlib.sha256(repr(sorted(info.parts.items())).encode()).hexdigest()
     return info

@@ -34,6 +34,13 @@ class Finding(BaseModel):
     details: list[str] = []
 
 
+class SuppressedFinding(Finding):
+    """A finding set aside by a `# migbot: ignore[CHECK-ID] reason` comment in its revision file."""
+
+    reason: str = Field(description="The comment's reason (empty: none given, itself a finding of `suppressions`).")
+    comment_line: int = Field(description="The line of the comment that set it aside.")
+
+
 class CheckResult(BaseModel):
     id: str
     title: str
@@ -41,6 +48,7 @@ class CheckResult(BaseModel):
     level: Level
     summary: str = ""
     findings: list[Finding] = []
+    suppressed: list[SuppressedFinding] = []
 
 
 class Step(BaseModel):

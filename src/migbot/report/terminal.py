@@ -91,6 +91,10 @@ def render_terminal(report: Report, console: Console) -> None:
                         for line in _digest(detail):
                             p(f"        [dim]{escape(line)}[/]")
                 p(f"      [dim]fix: {escape(BY_ID[c.id].fix)}[/]")
+            for f in c.suppressed:
+                reason = f"“{f.reason}”" if f.reason else "no reason given"
+                p(f"      [dim]suppressed: {escape(f.message)} — {escape(reason)}"
+                  f"{' at ' + escape(f.file) + ':' + str(f.line) if f.file else ''}[/]")
         if project.drift.checked and (project.drift.existing or project.drift.fixed):
             p(f"  [dim]model drift: {len(project.drift.existing)} already at base, "
               f"{len(project.drift.fixed)} fixed by this branch[/]")

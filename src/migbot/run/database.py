@@ -14,6 +14,7 @@ from psycopg import sql
 from migbot.errors import InfraError, first_line
 from migbot.provision.databases import Databases
 from migbot.snapshot.catalog import take_snapshot
+from migbot.snapshot.conventions import read_conventions
 from migbot.snapshot.dump import Dumper
 from migbot.snapshot.types import Snapshot
 
@@ -73,6 +74,15 @@ class Database:
             snapshot.dump, snapshot.dump_missing = None, skip_dump
         self._snapshot, self._dump_skipped = snapshot, bool(skip_dump)
         return snapshot
+
+    def conventions(self) -> dict:
+        """The facts the convention rules judge (snapshot.conventions)."""
+        try:
+            return read_conventions(self.databases.reader(self.name), (self.version_table.name,))
+        except psycopg.Error as exc:
+            self.databases.close_reader(self.name)
+            raise InfraError(f"Lost the connection to PostgreSQL while reading the schema: {first_line(exc)}") \
+                from None
 
     def heads(self) -> list[str]:
         """alembic_version's rows, wherever env.py's search_path put the table."""

@@ -302,6 +302,7 @@ class ProjectRun:
                 return False
         ev.head_heads = db.heads()
         ev.head_snapshot = db.snapshot()
+        ev.head_conventions = db.conventions()
         self.ctx.progress.step(f"{self.prefix}comparing models with the database at head")
         ev.head_drift = self._drift(head.drift(), "head", head.tree, db, self.plan.project)
         self._timed("head: compare models with the database", started)
