@@ -22,7 +22,13 @@ def run(tmp_path_factory) -> tuple[Repo, Result]:
                   'op.alter_column("users", "points", type_=sa.Integer())')
     repo.revision("0005", "0004", 'op.create_index("ix_users_points", "users", ["points"])',
                   'op.drop_index("ix_users_points", table_name="users")')
-    repo.commit("feature: a column, then int to bigint, then an index")
+    repo.revision("0006", "0005",
+                  'op.add_column("users", sa.Column("token", sa.Text(), server_default=sa.text("md5(random()::text)")))',
+                  'op.drop_column("users", "token")')
+    repo.revision("0007", "0006",
+                  'op.add_column("users", sa.Column("tier", sa.Integer(), nullable=False, server_default="0"))',
+                  'op.drop_column("users", "tier")')
+    repo.commit("feature: a column, then int to bigint, then an index, a volatile default, a constant default")
     return repo, repo.verify()
 
 
@@ -76,12 +82,31 @@ def test_a_rewrite_of_a_table_with_rows_warns_at_the_line_that_ran_it(run):
     repo, result = run
     check = result.check("table-rewrite")
     assert check["status"] == "warn" and check["level"] == "warning"
-    [finding] = [f for f in check["findings"] if f["severity"] == "warning"]
+    [finding] = [f for f in check["findings"] if f["severity"] == "warning" and f["revision"] == "0004"]
     path = next((repo.path / "alembic/versions").glob("0004*.py"))
     assert finding["revision"] == "0004" and finding["line"] == line_of(path, "op.alter_column")
     assert finding["file"].endswith(path.name)
     rows = result.report["projects"][0]["seeds"]["base_rows"]["public.users"]
     assert f"rewrote `public.users`, which held {rows} rows in the base data" in finding["message"]
+
+
+def test_a_volatile_default_rewrites_the_table_and_warns(run):
+    repo, result = run
+    [statement] = _statements(result, "0006")
+    assert "ADD COLUMN token TEXT DEFAULT md5(random()::text)" in statement["sql"]
+    assert "public.users" in statement["rewrote"]
+    [finding] = [f for f in result.check("table-rewrite")["findings"] if f["revision"] == "0006"]
+    assert finding["severity"] == "warning"
+    assert finding["line"] == line_of(repo.path / "alembic/versions/0006.py", "op.add_column")
+
+
+def test_a_constant_default_is_not_called_a_rewrite(run):
+    _, result = run
+    [statement] = _statements(result, "0007")
+    assert "ADD COLUMN tier INTEGER DEFAULT '0' NOT NULL" in statement["sql"]
+    assert statement["rewrote"] == []
+    assert {"table": "public.users", "mode": "ACCESS EXCLUSIVE"} in statement["locks"]
+    assert not [f for f in result.check("table-rewrite")["findings"] if f["revision"] == "0007"]
 
 
 def test_an_index_built_without_concurrently_on_a_table_with_rows_warns(run):

@@ -524,3 +524,15 @@ def test_a_warning_level_shows_as_a_warning_in_the_summary(repo: Repo) -> None:
     assert result.exit_code == 0
     assert result.status("downgrade-restores-schema") == "warn"
     assert result.project["summary"]["verification"]["migration_down"] == "warning"
+
+
+def test_an_index_built_concurrently_inside_the_transaction_fails_with_the_way_around_it(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.create_index("ix_users_email_c", "users", ["email"], postgresql_concurrently=True)',
+                  'op.drop_index("ix_users_email_c", table_name="users")')
+    repo.commit()
+    result = repo.verify()
+    assert result.status("upgrade") == "fail"
+    [finding] = result.check("upgrade")["findings"]
+    assert "CREATE INDEX CONCURRENTLY cannot run inside a transaction block" in finding["message"]
+    assert finding["line"] == line_of(repo.path / "alembic/versions/0003.py", "op.create_index")
+    assert "`with op.get_context().autocommit_block():`" in finding["hint"]

@@ -18,6 +18,16 @@ SUPERUSER_HINT = ("migbot runs the project's code as a role that owns its databa
                   "pg_stat_statements), set `superuser = true` in [tool.migbot].")
 _NEEDS_SUPERUSER = ("must be superuser", "permission denied", "must be owner of", "must be a superuser", "not trusted",
                     "only superuser")
+# What PostgreSQL refuses inside a migration's transaction, and the way Alembic offers around it.
+_OUTSIDE_A_TRANSACTION = (
+    ("cannot run inside a transaction block",
+     "Alembic runs each migration in a transaction, and this statement cannot run in one (CREATE INDEX "
+     "CONCURRENTLY, for one): run it inside `with op.get_context().autocommit_block():`, which commits what ran "
+     "before it, and undo it the same way in the downgrade."),
+    ("unsafe use of new value",
+     "A value added with ALTER TYPE ... ADD VALUE cannot be used before the transaction commits: add it inside "
+     "`with op.get_context().autocommit_block():`, or in a revision of its own before the one that uses it."),
+)
 
 
 def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, file: str | None = None) -> Finding:
@@ -29,6 +39,8 @@ def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, 
         text = f"{err.type}: {err.message}"
     details = [err.traceback.strip()] if err.traceback and err.kind not in ("wrong-database",) else []
     hint = SUPERUSER_HINT if not err.kind and any(p in err.message.lower() for p in _NEEDS_SUPERUSER) else None
+    hint = hint or next((advice for words, advice in _OUTSIDE_A_TRANSACTION if not err.kind and words in err.message),
+                        None)
     return Finding(message=f"{what}: {text}", revision=err.revision or revision, file=err.file or file,
                    line=err.line if err.file else None, details=details, hint=hint)
 
