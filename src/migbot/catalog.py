@@ -331,6 +331,24 @@ CHECKS: tuple[CheckSpec, ...] = (
         default=Level.WARNING,
     ),
     CheckSpec(
+        id="squawk",
+        title="squawk finds nothing in the SQL the new revisions ran",
+        stage="live",
+        catches="What squawk (squawkhq.com), the PostgreSQL migration linter, says about the statements each new "
+        "revision's upgrade really ran on the stairway, as captured on the live database: an index built without "
+        "CONCURRENTLY, a constraint added without NOT VALID, a column type change, a NOT NULL that scans the "
+        "table, and the rest of its rules, each with its rule id, at the line of the revision that ran the "
+        "statement. squawk is given the server's PostgreSQL version and told the statements run in a "
+        "transaction. Left out unless `squawk-exclude` says otherwise: require-statement-timeout, "
+        "require-lock-timeout, prefer-bigint-over-int, prefer-identity, prefer-robust-stmts, which fire on nearly "
+        "every migration. Skipped when squawk is not installed (`pip install 'migbot[squawk]'`).",
+        why="squawk knows many ways a statement locks or scans a table for longer than it seems to; reading the SQL "
+        "that really ran, not an offline rendering, leaves out nothing env.py or the migration decided at run time.",
+        fix="Follow the rule's page (linked in each finding); where the statement is needed as it is, say why with "
+        "`# migbot: ignore[squawk] reason` on its line. A warning by default.",
+        default=Level.WARNING,
+    ),
+    CheckSpec(
         id="foreign-key-without-index",
         title="Foreign keys the branch adds have an index",
         stage="live",

@@ -128,6 +128,8 @@ class MigbotConfig(ProjectSettings):
     pg_dump_each_step: bool | None = Field(default=None, strict=True, description="Compare each stairway step "
                                            "with pg_dump too; unset: for up to 10 new revisions.")
     checks: dict[str, Level] = {}
+    squawk_exclude: StrList | None = Field(default=None, description="squawk rules to leave out; unset: the rules "
+                                           "that fire on nearly every migration (see docs/checks.md, squawk).")
     allow_irreversible: list[AllowIrreversible] = []
     projects: list[ProjectOverride] = []
     _source: str = PrivateAttr(default="defaults")
@@ -137,8 +139,9 @@ class MigbotConfig(ProjectSettings):
         return self._source
 
     def with_policy_of(self, other: MigbotConfig) -> MigbotConfig:
-        """This config, with the policy (check levels, superuser) of `other`."""
-        merged = self.model_copy(update={"checks": other.checks, "superuser": other.superuser})
+        """This config, with the policy (check levels, superuser, squawk-exclude) of `other`."""
+        merged = self.model_copy(update={"checks": other.checks, "superuser": other.superuser,
+                                         "squawk_exclude": other.squawk_exclude})
         merged._source = self._source
         return merged
 

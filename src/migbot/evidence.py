@@ -186,6 +186,17 @@ class SeedRun:
 
 
 @dataclass
+class SquawkEvidence:
+    """What squawk said about the SQL the new revisions' upgrades ran (run/lint_sql.py)."""
+
+    version: str = ""
+    findings: list[dict] = field(default_factory=list)  # revision, rule, message, help, line, sql
+    excluded: list[str] = field(default_factory=list)  # the rules left out
+    revisions: int = 0  # how many revisions' SQL it read
+    skipped: str | None = None
+
+
+@dataclass
 class DataEvidence:
     head_sets: list[SeedSetPlan] = field(default_factory=list)
     first_run: list[SeedRun] = field(default_factory=list)
@@ -244,6 +255,7 @@ class Evidence:
     head_drift: StepOutcome | None = None
     # At heads (snapshot.conventions): {"unindexed_foreign_keys": [...], "tables_without_primary_key": [...]}
     head_conventions: dict | None = None
+    squawk: SquawkEvidence | None = None
     drift_in_fresh_worker: bool = False  # the migrations changed the models' metadata in memory
     edited_downgrades: list[EditedDowngrade] = field(default_factory=list)
     unloaded_revision_files: list[str] = field(default_factory=list)  # changed by the branch, loaded by no history

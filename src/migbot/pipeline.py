@@ -173,7 +173,7 @@ def _config(repo: GitRepo, refs: Refs, head_blobs: dict, options: VerifyOptions)
     """The config to run with, and a note on what the branch changes in it.
 
     migbot is the required check on the branch under review, so the branch must not set its own
-    policy: check levels and `superuser` come from the base branch, everything about how to run
+    policy: check levels, `superuser` and `squawk-exclude` come from the base branch, everything about how to run
     the project (interpreter, env, seeds, ...) from the branch. A file chosen with --config is
     the user's own and is taken whole."""
     if options.config_path is not None:
@@ -197,6 +197,8 @@ def _policy_note(base: MigbotConfig, head: MigbotConfig) -> str | None:
                if base.level(check) != head.level(check)]
     if base.superuser != head.superuser:
         changes.append(f"`superuser` {str(base.superuser).lower()} → {str(head.superuser).lower()}")
+    if base.squawk_exclude != head.squawk_exclude:
+        changes.append("`squawk-exclude`")
     if not changes:
         return None
     return ("This branch changes migbot's policy (" + ", ".join(changes) + "). It takes effect once merged: this "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migbot.checks import conventions, data, live, locks, reversibility
+from migbot.checks import conventions, data, live, locks, reversibility, squawk
 from migbot.config import MigbotConfig
 from migbot.evidence import Evidence
 from migbot.plan.changes import ProjectPlan
@@ -19,5 +19,6 @@ def run_live_checks(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> tu
               live.model_drift(plan, ev, config, drift)]
     checks += [check(plan, ev, config) for check in data.DATA_CHECKS]
     checks += [check(plan, ev, config) for check in locks.LOCK_CHECKS]
+    checks += [squawk.squawk(plan, ev, config)]
     checks += [check(plan, ev, config) for check in conventions.CONVENTION_CHECKS]
     return checks, drift

@@ -34,6 +34,7 @@ from migbot.run.database import Database, VersionTable
 from migbot.run.edited import run_edited_downgrades
 from migbot.run.executor import TreeExecutor
 from migbot.run.halves import walk_in_halves, worth_splitting
+from migbot.run.lint_sql import lint
 from migbot.run.roundtrip import round_trip
 from migbot.run.stairway import Stairway
 from migbot.snapshot.compare import compare
@@ -134,6 +135,9 @@ class ProjectRun:
                       prefix=self.prefix)
         self._edited_downgrades(head, template)
         self._over_data(head)
+        if ev.trips:
+            ev.squawk = lint(ev.trips, ctx.workdir / f"squawk-{self.role}", server_major=ctx.databases.server_major(),
+                             exclude=self.config.squawk_exclude)
         self._timed("head: seeds, edited downgrades, and the new revisions over data", started)
         self._finish_keeping()
 
