@@ -339,9 +339,11 @@ CHECKS: tuple[CheckSpec, ...] = (
         "CONCURRENTLY, a constraint added without NOT VALID, a column type change, a NOT NULL that scans the "
         "table, and the rest of its rules, each with its rule id, at the line of the revision that ran the "
         "statement. squawk is given the server's PostgreSQL version and told the statements run in a "
-        "transaction. Left out unless `squawk-exclude` says otherwise: require-statement-timeout, "
-        "require-lock-timeout, prefer-bigint-over-int, prefer-identity, prefer-robust-stmts, which fire on nearly "
-        "every migration. Skipped when squawk is not installed (`pip install 'migbot[squawk]'`).",
+        "transaction. Left out unless `squawk-exclude` says otherwise: the rules that fire on nearly every "
+        "migration (require-statement-timeout, require-lock-timeout, prefer-robust-stmts) and those that judge "
+        "column types by taste (prefer-bigint-over-int, prefer-bigint-over-smallint, prefer-identity, "
+        "prefer-text-field). Skipped, saying so, when squawk is not installed (`pip install 'migbot[squawk]'`; "
+        "the Action's image does not have it yet).",
         why="squawk knows many ways a statement locks or scans a table for longer than it seems to; reading the SQL "
         "that really ran, not an offline rendering, leaves out nothing env.py or the migration decided at run time.",
         fix="Follow the rule's page (linked in each finding); where the statement is needed as it is, say why with "

@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                         "[tool.migbot] table of the head commit's pyproject.toml or migbot.toml")
     verify.add_argument("--project", metavar="PATH", help="verify only this Alembic project of a monorepo: its "
                         "folder (as `migbot plan` prints it) or its ini file")
-    verify.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    verify.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
 
     plan = sub.add_parser("plan", help="print the Alembic projects the branch touches, as a GitHub Actions matrix",
                           description="Print, as JSON for `strategy.matrix`, the Alembic projects the change from "

@@ -68,7 +68,8 @@ class Databases:
         try:
             self.admin().execute(statement)
         except psycopg.errors.InsufficientPrivilege:
-            raise InfraError(
+            # On a server lent with --database-url, the user's own setting: a usage error.
+            raise (InfraError if self.server.socket_dir else UsageError)(
                 f"User {self.server.user} may not create databases on {self.server.host}:{self.server.port}.",
                 hint="migbot creates its own uniquely named databases there and drops them afterwards; "
                 "give the user CREATEDB, or let migbot start its own server (omit --database-url).",

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from migbot.evidence import SquawkEvidence, Trip
 
-# squawk's rules that fire on nearly every migration whatever it does: migbot leaves them out
-# unless the config's squawk-exclude says otherwise.
-DEFAULT_EXCLUDE = ("require-statement-timeout", "require-lock-timeout", "prefer-bigint-over-int",
-                   "prefer-identity", "prefer-robust-stmts")
+# squawk's rules that fire on nearly every migration whatever it does (timeouts, re-runnable
+# statements) or judge column types by taste rather than by what a statement locks: migbot
+# leaves them out unless the config's squawk-exclude says otherwise.
+DEFAULT_EXCLUDE = ("require-statement-timeout", "require-lock-timeout", "prefer-robust-stmts", "prefer-bigint-over-int",
+                   "prefer-bigint-over-smallint", "prefer-identity", "prefer-text-field")
 MAX_SQL = 4000  # observe.py keeps this much of a statement: a longer one was cut, and is left out
 
 

@@ -1,0 +1,49 @@
+"""Rough edges a new user meets in the first hour, through the real CLI (issue 13)."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+import pytest
+
+from conftest import Repo, run_migbot
+
+LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def test_dash_q_is_quiet(repo: Repo) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.commit()
+    loud = repo.verify()
+    assert "starting a throwaway PostgreSQL" in loud.stderr
+    quiet = repo.verify("-q")
+    assert quiet.exit_code == loud.exit_code
+    assert quiet.stderr == ""
+
+
+@pytest.fixture
+def role_without_createdb():
+    """A login role on the local server that may create roles but not databases."""
+    try:
+        admin = psycopg.connect(LOCAL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"these tests use the PostgreSQL server on 127.0.0.1:5432: {exc}")
+    name, password = f"migbot_test_nocreatedb_{secrets.token_hex(4)}", secrets.token_hex(8)
+    admin.execute(f"CREATE ROLE {name} LOGIN CREATEROLE NOCREATEDB PASSWORD '{password}'")
+    try:
+        yield f"postgresql://{name}:{password}@127.0.0.1:5432/postgres"
+    finally:
+        admin.execute(f"DROP ROLE IF EXISTS {name}")
+        admin.close()
+
+
+def test_a_database_url_whose_user_may_not_create_databases_is_a_usage_error(repo: Repo, role_without_createdb):
+    repo.revision("0003", "0002", 'op.execute("SELECT 1")', 'op.execute("SELECT 1")')
+    repo.commit()
+    result = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--database-url", role_without_createdb,
+                        json_report=False)
+    assert result.exit_code == 2, result.stderr
+    assert "may not create databases" in result.stderr and "CREATEDB" in result.stderr
+    assert "Traceback" not in result.stderr
