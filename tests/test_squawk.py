@@ -20,7 +20,11 @@ def run(tmp_path_factory) -> tuple[Repo, Result]:
                   'op.drop_index("ix_users_email_lower", table_name="users")')
     repo.revision("0004", "0003", 'op.create_check_constraint("ck_users_email", "users", "email <> \'\'")',
                   'op.drop_constraint("ck_users_email", "users")')
-    repo.commit("feature: an index without CONCURRENTLY, a constraint without NOT VALID")
+    repo.revision("0005", "0004", 'op.create_table("badges", sa.Column("id", sa.Integer(), primary_key=True), '
+                  'sa.Column("name", sa.Text()))', 'op.drop_table("badges")')
+    repo.revision("0006", "0005", 'op.create_index("ix_badges_name", "badges", ["name"])',
+                  'op.drop_index("ix_badges_name", table_name="badges")')
+    repo.commit("feature: an index without CONCURRENTLY, a constraint without NOT VALID, a new table indexed")
     return repo, repo.verify()
 
 
@@ -45,6 +49,15 @@ def test_a_constraint_without_not_valid_is_named_at_its_line(run):
     [finding] = _findings(result, "constraint-missing-not-valid")
     assert finding["revision"] == "0004"
     assert finding["line"] == line_of(repo.path / "alembic/versions/0004.py", "op.create_check_constraint")
+
+
+def test_locks_on_a_table_the_branch_creates_are_left_out_and_counted(run):
+    _, result = run
+    findings = result.check("squawk")["findings"]
+    assert not [f for f in findings if f["revision"] == "0006" and "require-concurrent-index-creation" in f["message"]]
+    notes = [f["message"] for f in findings if f["severity"] == "note"]
+    assert notes == ["1 finding about locks on tables this branch creates left out: nothing uses them before it is "
+                     "deployed"]
 
 
 def test_the_config_decides_which_rules_are_left_out(run):

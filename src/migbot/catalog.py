@@ -342,7 +342,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "transaction. Left out unless `squawk-exclude` says otherwise: the rules that fire on nearly every "
         "migration (require-statement-timeout, require-lock-timeout, prefer-robust-stmts) and those that judge "
         "column types by taste (prefer-bigint-over-int, prefer-bigint-over-smallint, prefer-identity, "
-        "prefer-text-field). Skipped, saying so, when squawk is not installed (`pip install 'migbot[squawk]'`; "
+        "prefer-text-field). Its lock and scan rules (an index without CONCURRENTLY, a constraint without NOT "
+        "VALID, ...) are left out, and counted in a note, for statements on tables the branch itself creates: "
+        "squawk reads one revision at a time and cannot know that nothing uses them yet. Skipped, saying so, when squawk is not installed (`pip install 'migbot[squawk]'`; "
         "the Action's image does not have it yet).",
         why="squawk knows many ways a statement locks or scans a table for longer than it seems to; reading the SQL "
         "that really ran, not an offline rendering, leaves out nothing env.py or the migration decided at run time.",

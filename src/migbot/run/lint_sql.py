@@ -40,8 +40,16 @@ def _statements(trip: Trip) -> list[dict]:
     result = trip.upgrade.result if trip.upgrade is not None and trip.upgrade.ok else None
     if not isinstance(result, dict):
         return []
-    return [s for step in result.get("steps", []) if step.get("upgrade") and step["revision"] == trip.revision
-            for s in step.get("statements") or [] if not s.get("parameters") and len(s["sql"]) < MAX_SQL]
+    kept = []
+    for step in result.get("steps", []):
+        if not step.get("upgrade") or step["revision"] != trip.revision:
+            continue
+        locked: set[str] = set()  # held until the step commits: a statement's table may be locked already
+        for statement in step.get("statements") or []:
+            locked |= {lock[0] for lock in statement.get("locks") or []}
+            if not statement.get("parameters") and len(statement["sql"]) < MAX_SQL:
+                kept.append({**statement, "locked": sorted(locked)})
+    return kept
 
 
 def lint(trips: list[Trip], folder: Path, *, server_major: int, exclude: list[str] | None,
@@ -90,6 +98,7 @@ def lint(trips: list[Trip], folder: Path, *, server_major: int, exclude: list[st
             continue
         findings.append({"revision": revision, "rule": item.get("rule_name", ""), "message": item.get("message", ""),
                          "help": item.get("help") or "", "line": statement.get("line") if statement else None,
-                         "sql": statement["sql"] if statement else ""})
+                         "sql": statement["sql"] if statement else "",
+                         "tables": statement["locked"] if statement else []})
     return SquawkEvidence(version=version[0] if version else "", findings=findings, excluded=excluded,
                           revisions=len(files))

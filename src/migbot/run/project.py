@@ -57,6 +57,7 @@ class ProjectRun:
         self._base_cached = False  # the base came from the cache
         self._template: str | None = None
         self._keeping: tuple[threading.Thread, float, list[str], list[str | None]] | None = None
+        self._split = False  # the stairway ran in two halves at once (run/halves.py)
 
     def run(self) -> tuple[ProjectPlan, Evidence]:
         try:
@@ -118,8 +119,8 @@ class ProjectRun:
         started = time.monotonic()
         trips, at_heads = self._stairway(head, head_tree, template) if not ev.stairway_skipped else ([], False)
         ev.trips = trips
-        self._timed("head: stairway (up, down, up per revision)"
-                    + (", in two halves at once" if worth_splitting(ev.new_revisions) else ""), started)
+        self._timed("head: stairway (up, down, up per revision)" + (", in two halves at once" if self._split else ""),
+                    started)
         if not ev.stairway_skipped:
             started = time.monotonic()
             ev.roundtrip = round_trip(head, ev.new_revisions, trips, at_heads=at_heads, template=template,
@@ -136,8 +137,10 @@ class ProjectRun:
         self._edited_downgrades(head, template)
         self._over_data(head)
         if ev.trips:
+            started = time.monotonic()
             ev.squawk = lint(ev.trips, ctx.workdir / f"squawk-{self.role}", server_major=ctx.databases.server_major(),
                              exclude=self.config.squawk_exclude)
+            self._timed("head: squawk on the SQL the new revisions ran", started)
         self._timed("head: seeds, edited downgrades, and the new revisions over data", started)
         self._finish_keeping()
 
@@ -266,7 +269,8 @@ class ProjectRun:
         revisions = self.ev.new_revisions
         options = dict(progress=self.ctx.progress, prefix=self.prefix, dump_each_step=self.config.pg_dump_each_step,
                        branch_length=len(revisions))
-        if not worth_splitting(revisions):
+        self._split = worth_splitting(revisions)
+        if not self._split:
             return Stairway(head, revisions, template=template, template_snapshot=self.ev.base_snapshot,
                             **options).walk()
         helper = self._executor("head", tree, self._database("head_first_half", template=template),
