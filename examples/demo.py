@@ -70,7 +70,8 @@ def main() -> int:
     if target.exists():
         target.rmdir()
     build(target, args.broken)
-    print(f"Demo repository: {target} (branch feature/orders, base main)\n", file=sys.stderr, flush=True)
+    kept = "kept" if args.keep else "deleted when the demo ends; `--keep DIR` keeps one"
+    print(f"Demo repository: {target} (branch feature/orders, base main; {kept})\n", file=sys.stderr, flush=True)
     migbot = [sys.executable, "-m", "migbot", "verify", "--repo", str(target), "--base", "main", *migbot_args]
     try:
         return subprocess.run(migbot).returncode
