@@ -47,3 +47,18 @@ def test_a_database_url_whose_user_may_not_create_databases_is_a_usage_error(rep
     assert result.exit_code == 2, result.stderr
     assert "may not create databases" in result.stderr and "CREATEDB" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_config_error_is_reported_at_once_unknown_check_ids_too(repo: Repo) -> None:
+    text = repo.read("pyproject.toml") if (repo.path / "pyproject.toml").exists() else ""
+    repo.write("pyproject.toml", text + '\n[tool.migbot]\ntimeout = "x"\npython = 3\n'
+               '[tool.migbot.checks]\nnot-a-check = "error"\nupgrade = "loud"\n')
+    repo.commit("a config with four mistakes")
+    result = repo.verify()
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    for line in ("  - python: Input should be a valid string (got 3)",
+                 "  - timeout: Input should be a valid number (got 'x')",
+                 "  - checks.upgrade: Input should be 'error', 'warning' or 'off' (got 'loud')",
+                 "  - checks: unknown check id 'not-a-check'"):
+        assert line in result.stderr, result.stderr
+    assert "starting a throwaway PostgreSQL" not in result.stderr  # found before any work

@@ -150,12 +150,8 @@ class MigbotConfig(ProjectSettings):
     def _known_checks(cls, checks: dict[str, Level]) -> dict[str, Level]:
         checks = {new: level for check_id, level in checks.items() for new in RENAMED.get(check_id, (check_id,))}
         for check_id, level in checks.items():
-            if check_id not in BY_ID:
-                close = difflib.get_close_matches(check_id, list(BY_ID), n=1)
-                raise ValueError(
-                    f"unknown check id {check_id!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                    + "; the ids are listed in docs/checks.md"
-                )
+            if (unknown := _unknown_check(check_id)) is not None:
+                raise ValueError(unknown)
             if level is Level.OFF and not BY_ID[check_id].can_disable:
                 raise ValueError(f"{check_id} cannot be turned off; nothing else can run without it")
         return checks
@@ -210,12 +206,31 @@ def parse_config(tables: list[tuple[str, dict]]) -> MigbotConfig:
     try:
         config = MigbotConfig.model_validate(merged)
     except ValidationError as exc:
-        raise UsageError(f"Invalid migbot config in {sources}:\n" + _explain(exc)) from None
+        raise UsageError(f"Invalid migbot config in {sources}:\n" + _explain(exc, merged)) from None
     config._source = sources
     return config
 
 
-def _explain(exc: ValidationError) -> str:
+def _unknown_check(check_id: str) -> str | None:
+    if check_id in BY_ID or check_id in RENAMED:
+        return None
+    close = difflib.get_close_matches(check_id, list(BY_ID), n=1)
+    return (f"unknown check id {check_id!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            + "; the ids are listed in docs/checks.md")
+
+
+def _explain(exc: ValidationError, merged: dict[str, Any]) -> str:
+    lines = _explain_errors(exc)
+    # A level that is not one stops pydantic before it looks at the ids: name the unknown ones too.
+    checks = merged.get("checks")
+    for check_id in checks if isinstance(checks, dict) else ():
+        unknown = _unknown_check(str(check_id))
+        if unknown is not None and not any(unknown in line for line in lines):
+            lines.append(f"  - checks: {unknown}")
+    return "\n".join(lines)
+
+
+def _explain_errors(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors():
         loc = ".".join(str(part) for part in error["loc"])
@@ -231,7 +246,7 @@ def _explain(exc: ValidationError) -> str:
         got = error.get("input")
         shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
         lines.append(f"  - {loc}: {message}{shown}")
-    return "\n".join(lines)
+    return lines
 
 
 CONFIG_FILES = ("migbot.toml", ".migbot.toml", "pyproject.toml")
