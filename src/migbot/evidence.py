@@ -40,6 +40,13 @@ class StepOutcome:
     result: Any = None
     error: StepError | None = None
 
+    def observed(self, revision: str, upgrade: bool = True) -> dict | None:
+        """The worker's record of one step this outcome ran (observe.py), if it succeeded."""
+        if not self.ok or not isinstance(self.result, dict):
+            return None
+        return next((s for s in self.result.get("steps", []) if s["revision"] == revision
+                     and bool(s.get("upgrade")) == upgrade), None)
+
 
 # --- what Alembic says --------------------------------------------------------------------
 @dataclass

@@ -31,12 +31,11 @@ def _added_by(ev: Evidence, kind: str) -> dict[str, Trip]:
 
 def _statement_line(trip: Trip, *words: str) -> int | None:
     """The revision's line that ran the first upgrade statement naming all of `words`."""
-    result = trip.upgrade.result if trip.upgrade is not None and isinstance(trip.upgrade.result, dict) else {}
-    for step in result.get("steps", []):
-        for statement in step.get("statements") or []:
-            text = statement["sql"].replace('"', "").lower()
-            if all(word.lower() in text for word in words):
-                return statement.get("line")
+    step = trip.upgrade.observed(trip.revision) if trip.upgrade is not None else None
+    for statement in (step or {}).get("statements") or []:
+        text = statement["sql"].replace('"', "").lower()
+        if all(word.lower() in text for word in words):
+            return statement.get("line")
     return None
 
 

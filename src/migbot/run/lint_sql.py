@@ -37,18 +37,13 @@ def squawk_binary() -> str | None:
 
 
 def _statements(trip: Trip) -> list[dict]:
-    result = trip.upgrade.result if trip.upgrade is not None and trip.upgrade.ok else None
-    if not isinstance(result, dict):
-        return []
+    step = trip.upgrade.observed(trip.revision) if trip.upgrade is not None else None
     kept = []
-    for step in result.get("steps", []):
-        if not step.get("upgrade") or step["revision"] != trip.revision:
-            continue
-        locked: set[str] = set()  # held until the step commits: a statement's table may be locked already
-        for statement in step.get("statements") or []:
-            locked |= {lock[0] for lock in statement.get("locks") or []}
-            if not statement.get("parameters") and len(statement["sql"]) < MAX_SQL:
-                kept.append({**statement, "locked": sorted(locked)})
+    locked: set[str] = set()  # held until the step commits: a statement's table may be locked already
+    for statement in (step or {}).get("statements") or []:
+        locked |= {lock[0] for lock in statement.get("locks") or []}
+        if not statement.get("parameters") and len(statement["sql"]) < MAX_SQL:
+            kept.append({**statement, "locked": sorted(locked)})
     return kept
 
 

@@ -38,17 +38,13 @@ DUMP_EVERY_STEP_UP_TO = 10
 def rows_of(outcome: StepOutcome | None, revision: str, upgrade: bool) -> dict[str, int] | None:
     """The rows a step wrote, per table (rewritten tables count as -1: unknown how many),
     from the worker's observation; None if it was not observed."""
-    if outcome is None or not outcome.ok or not isinstance(outcome.result, dict):
+    step = outcome.observed(revision, upgrade) if outcome is not None else None
+    if step is None or step.get("rows") is None:
         return None
-    for step in outcome.result.get("steps", []):
-        if step["revision"] == revision and step["upgrade"] == upgrade:
-            if step.get("rows") is None:
-                return None
-            rows = dict(step["rows"])
-            for table in step.get("rewritten") or []:
-                rows.setdefault(table, -1)
-            return rows
-    return None
+    rows = dict(step["rows"])
+    for table in step.get("rewritten") or []:
+        rows.setdefault(table, -1)
+    return rows
 
 
 def cannot_go_down(trip: Trip) -> str | None:

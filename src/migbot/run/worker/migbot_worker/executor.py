@@ -141,9 +141,7 @@ class Executor:
                      destination=target)
 
     def session(self, channel):
-        session = Session(self, channel)
-        self.run_env("session", {}, session.steps, per_step_commit=True)
-        return session.summary()
+        self.run_env("session", {}, Session(self, channel).steps, per_step_commit=True)
 
     def drift(self):
         declared = self.declared

@@ -26,11 +26,6 @@ class StepsNotCommitted(Exception):
 class Session:
     def __init__(self, executor, channel):
         self.executor, self.channel = executor, channel
-        self.steps_run = 0
-        self.ready = False
-
-    def summary(self):
-        return {"ready": self.ready, "steps": self.steps_run}
 
     def steps(self, heads, context):
         return self._steps(context)
@@ -43,7 +38,6 @@ class Session:
             return
         if connection.in_transaction():
             connection.get_transaction().commit()  # the version table Alembic may have just created
-        self.ready = True
         self.channel.reply({"ok": True, "result": {"ready": True}})
         while True:
             request = self.channel.read()
@@ -60,7 +54,6 @@ class Session:
             _fresh_memo(context)
             yield self._step(request, observer, context)
             self._committed(connection)
-            self.steps_run += 1
             self.channel.reply({"ok": True, "result": {"steps": observer.steps}})
 
     def _step(self, request, observer, context):
