@@ -13,9 +13,9 @@ from psycopg import sql
 
 from migbot.errors import InfraError, first_line
 from migbot.provision.databases import Databases
-from migbot.snapshot.catalog import take_snapshot
 from migbot.snapshot.conventions import read_conventions
 from migbot.snapshot.dump import Dumper
+from migbot.snapshot.incremental import Basis, snapshot_since
 from migbot.snapshot.types import Snapshot
 
 
@@ -41,12 +41,14 @@ class Database:
         self.name = databases.create(role, template=template)
         self._snapshot: Snapshot | None = None
         self._dump_skipped = False
+        self._basis: Basis | None = None  # what the next snapshot reads again only where it changed
 
     def reset(self, template: str, snapshot: Snapshot | None = None) -> None:
         """Re-create the database as a clone of `template`; `snapshot` is the template's, if known."""
         self.databases.create(self.role, template=template)
         self._snapshot = snapshot
         self._dump_skipped = False
+        self._basis = None
 
     def changed(self) -> None:
         self._snapshot = None
@@ -60,8 +62,10 @@ class Database:
             return cached
         pending = None if skip_dump else self.dumper.start(self.name, self.version_table.name)
         try:
-            snapshot = cached or take_snapshot(self.databases.reader(self.name),
-                                               version_tables=(self.version_table.name,))
+            if cached is None:
+                cached, self._basis = snapshot_since(self.databases.reader(self.name),
+                                                     (self.version_table.name,), self._basis)
+            snapshot = cached
         except psycopg.Error as exc:
             self.databases.close_reader(self.name)
             if pending is not None:

@@ -15,6 +15,8 @@ Anything the itemised kinds miss is caught by the pg_dump backstop (snapshot.dum
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 
 from migbot.snapshot import access
@@ -63,6 +65,7 @@ QUERIES: dict[str, str] = {
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'f') AND c.relnamespace IN ({USER_NAMESPACES})
           AND NOT (c.relname = ANY(%(version_tables)s)) AND {not_extension_member('pg_class', 'c.oid')}
+          AND {{relations:c.oid}}
     """,
     "column": f"""
         SELECT n.nspname || '.' || c.relname || '.' || a.attname AS key,
@@ -92,6 +95,7 @@ QUERIES: dict[str, str] = {
         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND c.relnamespace IN ({USER_NAMESPACES})
           AND NOT (c.relname = ANY(%(version_tables)s)) AND {not_extension_member('pg_class', 'c.oid')}
+          AND {{relations:c.oid}}
     """,
     "constraint": f"""
         SELECT n.nspname || '.' || c.relname || '.' || con.conname AS key,
@@ -106,6 +110,7 @@ QUERIES: dict[str, str] = {
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE con.contype IN ('p', 'u', 'f', 'c', 'x', 't') AND c.relnamespace IN ({USER_NAMESPACES})
           AND NOT (c.relname = ANY(%(version_tables)s)) AND {not_extension_member('pg_class', 'c.oid')}
+          AND {{relations:c.oid}}
     """,
     "index": f"""
         SELECT n.nspname || '.' || ic.relname AS key,
@@ -122,7 +127,7 @@ QUERIES: dict[str, str] = {
           AND NOT (tc.relname = ANY(%(version_tables)s))
           AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid
                           AND con.contype IN ('p', 'u', 'x') AND con.conrelid = i.indrelid)
-          AND {not_extension_member('pg_class', 'tc.oid')}
+          AND {not_extension_member('pg_class', 'tc.oid')} AND {{relations:tc.oid}}
     """,
     "sequence": f"""
         SELECT n.nspname || '.' || c.relname AS key,
@@ -140,6 +145,7 @@ QUERIES: dict[str, str] = {
                obj_description(c.oid, 'pg_class') AS comment
         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {not_extension_member('pg_class', 'c.oid')}
+          AND {{relations:c.oid}}
     """,
     "type": f"""
         SELECT n.nspname || '.' || t.typname AS key,
@@ -177,7 +183,7 @@ QUERIES: dict[str, str] = {
                obj_description(c.oid, 'pg_class') AS comment
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND c.relnamespace IN ({USER_NAMESPACES})
-          AND {not_extension_member('pg_class', 'c.oid')}
+          AND {not_extension_member('pg_class', 'c.oid')} AND {{relations:c.oid}}
     """,
     "function": f"""
         SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS key,
@@ -207,7 +213,7 @@ QUERIES: dict[str, str] = {
                obj_description(t.oid, 'pg_trigger') AS comment
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT t.tgisinternal AND c.relnamespace IN ({USER_NAMESPACES})
-          AND {not_extension_member('pg_class', 'c.oid')}
+          AND {not_extension_member('pg_class', 'c.oid')} AND {{relations:c.oid}}
     """,
     "policy": f"""
         SELECT n.nspname || '.' || c.relname || '.' || p.polname AS key,
@@ -221,7 +227,7 @@ QUERIES: dict[str, str] = {
                pg_get_expr(p.polqual, p.polrelid) AS using_expr,
                pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relnamespace IN ({USER_NAMESPACES})
+        WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {{relations:c.oid}}
     """,
 }
 
@@ -233,28 +239,54 @@ COLUMN_ORDER = f"""
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')
       AND c.relnamespace IN ({USER_NAMESPACES})
       AND NOT (c.relname = ANY(%(version_tables)s)) AND {not_extension_member('pg_class', 'c.oid')}
+      AND {{relations:c.oid}}
     GROUP BY 1
 """
 _COMPRESSION = "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"  # PostgreSQL 14 and later
 
 
-def queries(server_version: int) -> dict[str, str]:
-    """Every query, as the server's version can run it."""
+RELATION_FILTER = re.compile(r"\{relations:([a-z.]+)\}")
+
+
+def queries(server_version: int, *, relations: bool = False) -> dict[str, str]:
+    """Every query, as the server's version can run it. With `relations`, only the kinds that
+    belong to a table, view or sequence, each limited to the relations in %(relations)s."""
     compression = _COMPRESSION if server_version >= 140000 else "NULL"
     found = {kind: query.replace("{compression}", compression) for kind, query in QUERIES.items()}
     found.update(OTHER_QUERIES)
     found["column order"] = COLUMN_ORDER
-    return found
+    if not relations:
+        return {kind: RELATION_FILTER.sub("true", query) for kind, query in found.items()}
+    return {kind: RELATION_FILTER.sub(r"\1 = ANY(%(relations)s)", query)
+            for kind, query in found.items() if RELATION_FILTER.search(query)}
+
+
+def read_objects(conn: psycopg.Connection, version_tables: tuple[str, ...],
+                 relations: list[int] | None = None) -> dict[str, dict[str, Definition]]:
+    """kind -> key -> definition, sorted by key; with `relations` (OIDs), only what belongs to them."""
+    params = {"version_tables": list(version_tables), "relations": relations}
+    kinds = queries(conn.info.server_version, relations=relations is not None)
+    # One round trip for all the queries: the server runs them back to back. A partial read's
+    # plans are kept (psycopg prepares them): left to choose, PostgreSQL plans each anew for its
+    # OID list, which costs more than running it.
+    with conn.pipeline():
+        if relations is not None:
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        cursors = {kind: conn.cursor(row_factory=psycopg.rows.dict_row) for kind in kinds}
+        for kind, query in kinds.items():
+            cursors[kind].execute(query, params)
+        if relations is not None:
+            conn.execute("RESET plan_cache_mode")
+    objects: dict[str, dict[str, Definition]] = {}
+    for kind, cur in cursors.items():
+        with cur:
+            rows = cur.fetchall()
+        objects[kind] = {
+            row.pop("key"): {k: (str(v) if v is not None else None) for k, v in row.items()}
+            for row in sorted(rows, key=lambda r: r["key"])
+        }
+    return objects
 
 
 def take_snapshot(conn: psycopg.Connection, version_tables: tuple[str, ...] = ("alembic_version",)) -> Snapshot:
-    objects: dict[str, dict[str, Definition]] = {}
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        for kind, query in queries(conn.info.server_version).items():
-            cur.execute(query, {"version_tables": list(version_tables)})
-            rows = cur.fetchall()
-            objects[kind] = {
-                row.pop("key"): {k: (str(v) if v is not None else None) for k, v in row.items()}
-                for row in sorted(rows, key=lambda r: r["key"])
-            }
-    return Snapshot(objects=objects)
+    return Snapshot(objects=read_objects(conn, version_tables))

@@ -21,6 +21,7 @@ OTHER_QUERIES: dict[str, str] = {
                pg_get_statisticsobjdef(s.oid) AS definition
         FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
         WHERE s.stxnamespace IN ({USER_NAMESPACES}) AND {not_extension_member('pg_statistic_ext', 's.oid')}
+          AND {{relations:s.stxrelid}}
     """,
     "rule": f"""
         SELECT n.nspname || '.' || c.relname || '.' || r.rulename AS key,
@@ -29,7 +30,7 @@ OTHER_QUERIES: dict[str, str] = {
                {enabled_state('r.ev_enabled')} AS enabled
         FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE r.rulename <> '_RETURN' AND c.relnamespace IN ({USER_NAMESPACES})
-          AND {not_extension_member('pg_class', 'c.oid')}
+          AND {not_extension_member('pg_class', 'c.oid')} AND {{relations:c.oid}}
     """,
     "event trigger": f"""
         SELECT e.evtname AS key, e.evtevent AS event, e.evtfoid::regprocedure::text AS function,
