@@ -484,7 +484,7 @@ def test_no_rows_are_claimed_when_the_data_step_did_not_run(repo: Repo) -> None:
     assert result.exit_code == 1
     assert result.status("upgrade-over-rows") == "skip"
     assert not any("ran over" in line for line in result.project["summary"]["seed_data"])
-    assert any(line.startswith("Migrations over data: skipped") for line in result.project["summary"]["seed_data"])
+    assert any(line.startswith("The new revisions did not run over data:") for line in result.project["summary"]["seed_data"])
 
 
 def test_a_column_moved_to_another_position_keeps_its_rows(repo: Repo) -> None:

@@ -45,7 +45,7 @@ def test_idempotent_seed_passes(repo: Repo) -> None:
     assert result.status("seeds-idempotent") == "pass"
     assert "a second run changed none of 2 tables (2 rows)" == result.check("seeds-idempotent")["summary"]
     assert result.project["summary"]["seed_data"][:3] == [
-        "Seed sets at head: `dev` (pass)",
+        "Seeds ran at head: `dev` (pass)",
         "Rows after seeding: `public.users` 2",
         "Second run: nothing changed (idempotent)",
     ]
@@ -207,7 +207,7 @@ def test_project_without_seeds_is_not_applicable(tmp_path) -> None:
     assert result.exit_code == 0, result.failed()
     assert result.status("seeds-run") == "skip" and result.status("seeds-idempotent") == "skip"
     assert result.project["summary"]["verification"]["seed_data"] == "not applicable"
-    assert result.project["summary"]["seed_data"][0].startswith("not applicable: the project has no seeds")
+    assert result.project["summary"]["seed_data"][0].startswith("Seeds: none ran (the project has no seeds")
     # The new revisions still run over rows: synthetic ones.
     assert result.status("upgrade-over-rows") == "pass"
     assert result.project["seeds"]["synthetic_rows"] == {"public.users": 300}

@@ -96,3 +96,9 @@ def test_a_fifty_table_chain_of_foreign_keys_is_filled_in_order(conn) -> None:
                      f"amount numeric(10,2), created timestamptz NOT NULL DEFAULT now(){ref})")
     result = fill_empty_tables(conn, rows=300)
     assert len(result.filled) == 50 and not result.skipped
+
+
+def test_a_table_whose_rows_differ_but_name_no_key_still_says_what_happened() -> None:
+    from migbot.snapshot.types import TableChange
+
+    assert TableChange(table="public.t").text == "`public.t`: its rows differ, though none can be named by its key"

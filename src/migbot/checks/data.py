@@ -140,7 +140,7 @@ def downgrade_over_rows(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -
                    "gone up over")
 
 
-def _touched(ev: Evidence) -> set[str]:
+def touched_tables(ev: Evidence) -> set[str]:
     """Tables that existed at base and that the new revisions change (schema or rows)."""
     before = ev.base_snapshot.get("table") if ev.base_snapshot is not None else {}
     touched: set[str] = set()
@@ -156,7 +156,7 @@ def _touched(ev: Evidence) -> set[str]:
 def _touched_rows(ev: Evidence, limit: int = 6) -> str:
     """"; of the tables they change: `users` 300 (synthetic), ..." for the tables that had rows."""
     data = ev.data
-    held = sorted((t, n) for t in _touched(ev) if (n := data.base_rows.get(t)))
+    held = sorted((t, n) for t in touched_tables(ev) if (n := data.base_rows.get(t)))
     if not held:
         return ""
     shown = [f"`{t}` {n}" + (" (synthetic)" if t in (data.synthetic_filled or {}) else "") for t, n in held[:limit]]
@@ -184,7 +184,7 @@ def _untried_tables(ev: Evidence) -> list[Finding]:
                     + (f" (it could not be filled: {data.synthetic_skipped[table]})"
                        if table in data.synthetic_skipped else ""),
                     severity="warning", hint="Give this table rows with a seed set (docs/config.md, Seeds).")
-            for table in sorted(t for t in _touched(ev) if not data.base_rows.get(t))]
+            for table in sorted(t for t in touched_tables(ev) if not data.base_rows.get(t))]
 
 
 def downgrade_keeps_data(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:

@@ -78,13 +78,20 @@ def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
     return None
 
 
+# What a reviewer must see first: what is gone (data with it), then what changed, then what is left over.
+_GRAVITY = {"removed": 0, "changed": 1, "added": 2}
+_KIND_GRAVITY = {"table": 0, "column": 1}
+
+
 def diff_finding(message: str, diff: SchemaDiff, revision: str | None, file: str | None,
-                  verbs: dict[str, str]) -> Finding:
-    return Finding(message=message, revision=revision, file=file, details=diff.lines(limit=MAX_DIFF_LINES, verbs=verbs))
+                  verbs: dict[str, str], line: int | None = None) -> Finding:
+    ordered = SchemaDiff(changes=sorted(diff.changes, key=lambda c: (_GRAVITY[c.change], _KIND_GRAVITY.get(c.kind, 2))))
+    return Finding(message=message, revision=revision, file=file, line=line if file else None,
+                   details=ordered.lines(limit=MAX_DIFF_LINES, verbs=verbs))
 
 
 def schema_findings(what: str, diff: SchemaDiff | None, revision: str | None, file: str | None,
-                    verbs: dict[str, str]) -> list[Finding]:
+                    verbs: dict[str, str], line: int | None = None) -> list[Finding]:
     """A schema that should have come back the same: an error for each structural difference
     (listed, one finding), a warning for columns that came back in another order."""
     if diff is None or diff.empty:
@@ -98,7 +105,7 @@ def schema_findings(what: str, diff: SchemaDiff | None, revision: str | None, fi
         count = f"{n} difference{'s' if n != 1 else ''}"
         if dumped:
             count += " only pg_dump shows" if dumped == n else f", {dumped} of them only pg_dump shows"
-        findings.append(diff_finding(f"{prefix}{what} ({count})", structural, revision, file, verbs))
+        findings.append(diff_finding(f"{prefix}{what} ({count})", structural, revision, file, verbs, line))
     for change in diff.reordered:
         findings.append(Finding(
             message=f"{prefix}{change.describe()} ({verbs['changed']})", revision=revision, file=file,

@@ -136,8 +136,10 @@ def _catalogs_only(result: CheckResult, diffs) -> CheckResult:
 
 def downgrade_restores_schema(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:
     def judge(trip, file):
+        static = plan.revision_file(trip.revision)
         return schema_findings("after downgrade the schema differs from before the upgrade", trip.restored,
-                               trip.revision, file, AFTER_DOWNGRADE)
+                               trip.revision, file, AFTER_DOWNGRADE,
+                               line=static.downgrade_line if static is not None and static.path == file else None)
     return _catalogs_only(_stairway_check("downgrade-restores-schema", plan, ev, config, "restored", judge),
                           [t.restored for t in ev.trips])
 

@@ -3,6 +3,7 @@ plan, the live evidence and the check verdicts."""
 
 from __future__ import annotations
 
+from migbot.checks.data import touched_tables
 from migbot.evidence import Evidence, SeedRun, StepOutcome, Trip
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import (
@@ -10,9 +11,11 @@ from migbot.report.model import (
     Statement, Step, TaskSummary, Timing, Verification,
 )
 from migbot.snapshot.compare import compare
-from migbot.snapshot.types import SchemaDiff
+from migbot.snapshot.types import ObjectDiff, SchemaDiff
 
 MAX_CHANGE_LINES = 20
+MAX_TABLE_ITEMS = 4  # changes named on a table's line
+MAX_NAMED = 6  # tables named in a sentence
 
 
 def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResult], drift: Drift) -> ProjectReport:
@@ -20,12 +23,14 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
                    if ev.base_snapshot is not None and ev.head_snapshot is not None else None)
     by_id = {c.id: c for c in checks}
     seeds = _seed_data(ev)
+    stairway = [_revision_run(plan, ev, trip) for trip in ev.trips]
+    touched = {table: n for table in touched_tables(ev) if (n := ev.data.base_rows.get(table))}
     summary = TaskSummary(
         changes_made=_changes_made(plan, ev, impact_diff),
         files_modified=_files_modified(plan, ev),
         migrations=_migrations(plan, ev, by_id),
         schema_impact=_schema_impact(impact_diff),
-        seed_data=_seed_lines(seeds, by_id),
+        seed_data=_seed_lines(seeds, by_id, touched),
         verification=_verification(ev, by_id),
     )
     return ProjectReport(
@@ -43,7 +48,7 @@ def build_project_report(plan: ProjectPlan, ev: Evidence, checks: list[CheckResu
         ),
         summary=summary,
         checks=checks,
-        stairway=[_revision_run(plan, ev, trip) for trip in ev.trips],
+        stairway=stairway,
         drift=drift,
         seeds=seeds,
         timings=[Timing(step=label, seconds=seconds) for label, seconds in ev.timings],
@@ -152,29 +157,75 @@ def _changes_made(plan: ProjectPlan, ev: Evidence, diff: SchemaDiff | None) -> l
         what = f" ({rev.summary})" if change.change == "added" else ""
         lines.append(f"{verbs[change.change]} migration `{rev.revision or change.path}`{what}")
     if diff is not None:
-        schema_lines = [_sentence(c) for c in _headline_changes(diff)]
+        schema_lines = _schema_lines(diff)
         if len(schema_lines) > MAX_CHANGE_LINES:
             more = len(schema_lines) - MAX_CHANGE_LINES
-            schema_lines = schema_lines[:MAX_CHANGE_LINES] + [f"... and {more} more schema changes"]
+            schema_lines = schema_lines[:MAX_CHANGE_LINES] + [
+                f"... and {more} more (every difference is listed under Schema Impact)"]
         lines += schema_lines
     elif lines:
         lines.append("Schema changes unknown: the branch's migrations did not run to head")
     return lines or ["No database changes"]
 
 
-def _headline_changes(diff: SchemaDiff) -> list:
-    """The schema differences worth a line: a new table stands for its own columns,
-    constraints and serial sequences (its indexes still get a line)."""
-    new_tables = _new_tables(diff)
-    owned_by_new = {
-        c.name for c in diff.of_kind("sequence", "added")
-        if (c.definition.get("owned_by") or "").rsplit(".", 1)[0] in new_tables
-    }
-    return [
-        c for c in diff.changes
-        if not (c.kind in ("column", "constraint", "trigger", "policy") and c.table in new_tables)
-        and c.name not in owned_by_new
-    ]
+def _schema_lines(diff: SchemaDiff) -> list[str]:
+    """The schema's changes by table: a table created or removed is one line with its counts, a
+    table that stays is one line with its changes, and each object outside a table has its own."""
+    created = {c.name: c for c in diff.of_kind("table", "added")}
+    removed = {c.name for c in diff.of_kind("table", "removed")}
+    whole = created.keys() | removed
+    by_table: dict[str, list[ObjectDiff]] = {}
+    others = []
+    for change in diff.changes:
+        if change.kind == "table" and change.name in whole:
+            continue
+        table = _table_of(change, whole)
+        if table is not None:
+            by_table.setdefault(table, []).append(change)
+        else:
+            others.append(change)
+    lines = [f"Table `{name}` created: {_counts(by_table.pop(name, []), created[name].columns)}"
+             for name in sorted(created)]
+    lines += [f"Table `{name}` removed: {_counts(by_table.pop(name, []), [])}" for name in sorted(removed)]
+    for name, changes in sorted(by_table.items()):
+        shown = [c.describe().replace(f"`{name}.", "`", 1) for c in changes[:MAX_TABLE_ITEMS]]
+        more = len(changes) - len(shown)
+        lines.append(f"Table `{name}`: " + "; ".join(shown) + (f"; and {more} more" if more else ""))
+    return lines + [_sentence(c) for c in others]
+
+
+def _table_of(change: ObjectDiff, whole: set[str]) -> str | None:
+    """The table a difference belongs to; a serial's sequence belongs to its table when that
+    table is created or removed with it."""
+    if change.table:
+        return change.table
+    if change.kind in ("table", "column order"):
+        return change.name
+    owner = (change.definition.get("owned_by") or "").rsplit(".", 1)[0]
+    return owner if change.kind == "sequence" and owner in whole else None
+
+
+def _counts(changes: list[ObjectDiff], column_names: list[str]) -> str:
+    """"17 columns, 1 primary key, 6 foreign keys, 9 indexes" (column names too, when known)."""
+    counted: dict[str, int] = {}
+    for change in changes:
+        what = change.definition.get("kind") if change.kind == "constraint" else change.kind
+        counted[what or change.kind] = counted.get(what or change.kind, 0) + 1
+    columns = counted.pop("column", 0) or len(column_names)
+    parts = [_count(columns, "column") + (f" ({_capped(column_names, 8)})" if column_names else "")]
+    parts += [_count(counted[what], what) for what in sorted(counted, key=_count_order) if what != "sequence"]
+    return ", ".join(parts)
+
+
+_COUNT_ORDER = ("primary key", "foreign key", "unique", "check", "exclusion", "index", "trigger", "policy")
+
+
+def _count_order(what: str) -> tuple[int, str]:
+    return (_COUNT_ORDER.index(what) if what in _COUNT_ORDER else len(_COUNT_ORDER), what)
+
+
+def _capped(names: list[str], limit: int) -> str:
+    return ", ".join(names[:limit]) + (f", and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _new_tables(diff: SchemaDiff) -> set[str]:
@@ -367,8 +418,13 @@ def _seed_data(ev: Evidence) -> SeedData:
     )
 
 
+_NOUNS = {"unique": "unique constraint", "check": "check constraint", "exclusion": "exclusion constraint"}
+
+
 def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    """"1 index", "9 indexes", "2 check constraints"."""
+    word = _NOUNS.get(word, word)
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}{'es' if word.endswith(('x', 's')) else 's'}"
 
 
 def _idempotent(data) -> bool | None:
@@ -380,41 +436,52 @@ def _idempotent(data) -> bool | None:
     return not data.second_run_changes
 
 
-def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult]) -> list[str]:
-    """The Seed Data section, in sentences."""
+def _seed_lines(seeds: SeedData, checks: dict[str, CheckResult], touched: dict[str, int]) -> list[str]:
+    """The Seed Data section: what the seeds did, then, apart, the rows the new revisions ran over."""
     if not seeds.applicable:
-        lines = [f"not applicable: {seeds.note}" if seeds.note else "not applicable"]
+        lines = [f"Seeds: none ran ({seeds.note})" if seeds.note else "Seeds: none ran"]
+    elif all(s.status == "not run" for s in seeds.sets):
+        names = ", ".join(f"`{s.name}`" for s in seeds.sets)
+        lines = [f"Seeds: {names} not run" + (f" ({seeds.note})" if seeds.note else "")]
     else:
         ran = ", ".join(f"`{s.name}` ({s.status})" for s in seeds.sets)
-        lines = [f"Seed sets at head: {ran}"]
+        lines = [f"Seeds ran at head: {ran}"]
         if seeds.note:
             lines.append(f"Not run: {seeds.note}")
         if seeds.rows:
-            filled = {t: n for t, n in seeds.rows.items() if n}
-            lines.append("Rows after seeding: " + (", ".join(f"`{t}` {n}" for t, n in filled.items()) or "none"))
+            filled = [f"`{t}` {n:,}" for t, n in seeds.rows.items() if n]
+            lines.append("Rows after seeding: " + (_capped(filled, MAX_NAMED) if filled else "none"))
         if seeds.idempotent is True:
             lines.append("Second run: nothing changed (idempotent)")
         elif seeds.idempotent is False:
             if seeds.second_run_changes:
                 shown = "; ".join(c.text for c in seeds.second_run_changes[:3])
-                more = f" (and {len(seeds.second_run_changes) - 3} more tables)" if len(seeds.second_run_changes) > 3 else ""
-                lines.append(f"Second run, not idempotent: {shown}{more}")
+                more = len(seeds.second_run_changes) - 3
+                lines.append(f"Second run, not idempotent: {shown}" + (f"; and {more} more tables" if more > 0 else ""))
             else:
                 lines.append("Second run, not idempotent: a seed set failed when run again (see seeds-idempotent)")
     data_check = checks.get("upgrade-over-rows")
     ran_over_data = data_check is not None and data_check.status in ("pass", "fail", "warn")
-    if ran_over_data and any(seeds.base_rows.values()):
+    total = sum(seeds.base_rows.values())
+    if ran_over_data and total:
         tables = sum(1 for n in seeds.base_rows.values() if n)
+        synthetic = sum(seeds.synthetic_rows.values())
         parts = []
         if seeds.base_sets:
             parts.append("the base's seeds " + ", ".join(f"`{s.name}` ({s.status})" for s in seeds.base_sets))
-        if seeds.synthetic_rows:
-            parts.append(f"{sum(seeds.synthetic_rows.values())} synthetic rows in "
-                         f"{_count(len(seeds.synthetic_rows), 'empty table')}")
+        if synthetic:
+            parts.append(f"{synthetic:,} of them synthetic, in {_count(len(seeds.synthetic_rows), 'table')} the seeds "
+                         "left empty")
+        line = (f"The new revisions ran over {_count(total, 'row')} in {_count(tables, 'table')}"
+                + (" (" + "; ".join(parts) + ")" if parts else ""))
+        named = [f"`{t}` ({_count(n, 'row')}{', synthetic' if t in seeds.synthetic_rows else ''})"
+                 for t, n in sorted(touched.items())]
+        if named:
+            line += "; the tables they change: " + _capped(named, MAX_NAMED)
+        lines.append(line)
         if seeds.synthetic_skipped:
-            parts.append(f"{_count(len(seeds.synthetic_skipped), 'table')} left empty")
-        lines.append(f"Rows the new revisions ran over: {sum(seeds.base_rows.values())} in {_count(tables, 'table')}"
-                     + (" (" + "; ".join(parts) + ")" if parts else ""))
+            lines.append(f"Left empty: {_count(len(seeds.synthetic_skipped), 'table')} migbot could not fill (see "
+                         "upgrade-over-rows)")
     elif data_check is not None and data_check.status == "skip":
-        lines.append(f"Migrations over data: skipped ({data_check.summary})")
+        lines.append(f"The new revisions did not run over data: {data_check.summary}")
     return lines

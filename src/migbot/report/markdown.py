@@ -30,6 +30,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from migbot.catalog import BY_ID
+from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes
 from migbot.report.model import Report
 
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "warning": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
@@ -179,7 +180,8 @@ def _environment(clean: Callable[[str], str]) -> Environment:
         ("text", _text), ("cell", _cell), ("code", _code), ("cellcode", _cell_code), ("inline", _inline),
         ("cellinline", _cell_inline), ("block", _block), ("sqlblock", _sql_block))})
     env.filters["plural"] = plural
-    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql)
+    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql, causes=causes,
+                       max_failures=MAX_FAILURES, max_warnings=MAX_WARNINGS)
     env.tests["multiline"] = lambda text: "\n" in str(text)
     return env
 
@@ -192,11 +194,13 @@ def render_markdown(report: Report, *, file_url: str | None = None, marker: str 
     can change a secret's characters, so a later pass over the text would miss it)."""
     clean = clean or (lambda text: text)
 
-    def location(path: str | None, line: int | None = None) -> str:
+    def location(path: str | None, line: int | None = None, short: bool = False) -> str:
+        """The file (and line) as a code span, linked when file_url is set; `short`: its name only."""
         if not path:
             return ""
         path = clean(path)
-        label = _code(f"{path}:{line}" if line else path)
+        name = path.rsplit("/", 1)[-1] if short else path
+        label = _code(f"{name}:{line}" if line else name)
         if file_url:
             # Percent-encoded, so that no ")" or space in the path ends the link's destination.
             return f"[{label}]({file_url.format(path=quote(path, safe='/'), line=int(line or 1))})"

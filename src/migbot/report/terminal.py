@@ -15,7 +15,8 @@ from rich.markup import escape
 from rich.status import Status
 
 from migbot.catalog import BY_ID
-from migbot.report.model import Report
+from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes, shown
+from migbot.report.model import ProjectReport, Report
 from migbot.progress import Progress
 
 STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "warning": ("!", "yellow"),
@@ -46,6 +47,7 @@ def render_terminal(report: Report, console: Console) -> None:
         s = project.summary
         p()
         p("[bold underline]Database Task Summary[/]" + ("" if project.name == "." else f" — {escape(project.name)}"))
+        _headline(console, project)
         _section(console, "Changes Made", s.changes_made)
         _section(console, "Files Modified", s.files_modified or ["none"])
         p("[bold]Migrations[/]")
@@ -105,6 +107,29 @@ def render_terminal(report: Report, console: Console) -> None:
     verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
     warnings = f"{c.warnings} warning{'' if c.warnings == 1 else 's'}"
     p(f"{verdict} — {c.failed} failed, {warnings}, {c.passed} passed, {c.skipped} skipped ({report.seconds:.1f} s)")
+
+
+def _headline(console: Console, project: ProjectReport) -> None:
+    """The verdict and its causes first, one line each: what a developer must act on."""
+    failures, warnings = causes(project)
+    if failures:
+        head = f"[bold red]{len(failures)} check{'' if len(failures) == 1 else 's'} failed[/]"
+    else:
+        head = "[bold green]All checks passed[/]"
+    if warnings:
+        head += f"{', ' if failures else ' with '}{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
+    console.print(head)
+    shown_failures, more_failures = shown(failures, MAX_FAILURES)
+    shown_warnings, more_warnings = shown(warnings, MAX_WARNINGS)
+    for cause in shown_failures + shown_warnings:
+        where = f" · {cause.revision}" if cause.revision else ""
+        if cause.file:
+            where += f" ({cause.file}{':' + str(cause.line) if cause.line else ''})"
+        more = f" (and {cause.more} more)" if cause.more else ""
+        console.print(f"  {_mark(cause.status)} {cause.check}{escape(where)} · {escape(cause.text)}{more}")
+    if more_failures + more_warnings:
+        console.print(f"  and {more_failures + more_warnings} more under Checks below")
+    console.print()
 
 
 def _digest(detail: str, limit: int = 12) -> list[str]:

@@ -148,4 +148,6 @@ class TableChange(BaseModel):
         elif self.changed and self.columns:
             parts[-1] += f", in column{'s' if len(self.columns) != 1 else ''} " + ", ".join(
                 f"`{c}`" for c in self.columns)
+        if not parts:  # the fingerprint moved, but no row can be named by its key
+            parts.append("its rows differ, though none can be named by its key")
         return f"`{self.table}`: " + "; ".join(parts)
