@@ -16,7 +16,8 @@ SCENARIOS = sorted(p.stem for p in GOLDEN.glob("*.json"))
 
 
 def test_every_scenario_has_its_golden_files() -> None:
-    assert set(SCENARIOS) == {"pass", "one-failure", "many-failures", "dropped-table", "skipped-checks", "monorepo"}
+    assert set(SCENARIOS) == {"pass", "one-failure", "many-failures", "dropped-table", "seeds", "skipped-checks",
+                              "monorepo"}
     for name in SCENARIOS:
         assert (GOLDEN / f"{name}.md").exists() and (GOLDEN / f"{name}.txt").exists(), name
 
@@ -38,6 +39,9 @@ def test_a_dropped_table_with_a_downgrade_defect_shows_the_cause_in_the_first_fi
     top = "\n".join(_visible_lines("dropped-table")[:5])
     assert "`downgrade-restores-schema` · `3f2a9c1b7d10`" in top
     assert "column `public.orders.metadata` dropped by the downgrade, but it existed before the upgrade" in top
+    # The second upgrade and the round trip fail over the same column: named on that line, not repeated.
+    assert "the same makes `reupgrade`, `roundtrip` fail" in top
+    assert "- ❌ `reupgrade`" not in top
 
 
 def test_a_dropped_table_is_one_line_and_each_difference_is_shown_once() -> None:
@@ -58,3 +62,16 @@ def test_counts_have_their_grammar_in_every_golden_comment() -> None:
 def test_the_example_comment_in_the_docs_is_the_dropped_table_golden_file() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "example-comment.md").read_text()
     assert (GOLDEN / "dropped-table.md").read_text().split("\n", 1)[1] in docs
+
+
+def test_a_comment_on_two_projects_opens_with_the_overall_verdict_and_the_failing_project() -> None:
+    lines = _visible_lines("monorepo")
+    assert lines[0] == "**❌ 1 of 2 projects failed: `services/billing`**"
+    assert lines[1] == "## Database Task Summary — `services/billing`"
+
+
+def test_golden_comments_hold_no_temp_path_or_memory_address() -> None:
+    for name in SCENARIOS:
+        text = (GOLDEN / f"{name}.md").read_text()
+        for leak in ("/tmp/", "/dev/shm", " at 0x", "migbot-pg-", "migbot-test-"):
+            assert leak not in text, (name, leak)

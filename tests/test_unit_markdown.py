@@ -216,7 +216,7 @@ def test_multiline_detail_is_fenced_longer_than_its_content():
 
 def test_failing_check_has_heading_and_fix():
     out = rendered()
-    assert "#### ❌ `upgrade`: Each new revision upgrades" in out
+    assert "#### ❌ `upgrade`: 1 finding\n\nRule: Each new revision upgrades." in out
     assert "**How to fix:**" in out
     assert "**❌ 1 check failed**" in out
 

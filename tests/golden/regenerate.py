@@ -151,6 +151,53 @@ def dropped_table(repo: Repo) -> None:
                   CREATE_LEGACY + 'op.drop_column("orders", "metadata")', doc="drop legacy_payments")
 
 
+ORDER_MODEL = '''from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255))
+    total: Mapped[int] = mapped_column()
+'''
+ORDER_SEED = '''"""Development orders. Idempotent: each order is looked up by id before it is inserted."""
+from app.models.order import Order
+
+ORDERS = [(1, "alice@example.com", 1200), (2, "bob@example.com", 800), (3, "alice@example.com", 450)]
+
+
+def run(session) -> None:
+    for order_id, email, total in ORDERS:
+        if session.get(Order, order_id) is None:
+            session.add(Order(id=order_id, email=email, total=total))
+'''
+
+
+def seeds(repo: Repo) -> None:
+    """Seeds on both sides: main's fill the base data the new revision runs over, and the
+    branch's run twice at head."""
+    repo.checkout("main")
+    repo.write("app/models/order.py", ORDER_MODEL)
+    repo.replace("app/models/__init__.py", "from app.models.user import User",
+                 "from app.models.order import Order\nfrom app.models.user import User")
+    repo.write("app/seeds/dev/orders.py", ORDER_SEED)
+    repo.revision("0003", "0002", 'op.create_table("orders", sa.Column("id", sa.Integer(), primary_key=True),'
+                  ' sa.Column("email", sa.String(255), nullable=False), sa.Column("total", sa.Integer(), nullable=False))',
+                  'op.drop_table("orders")', doc="orders")
+    repo.commit("main: orders, seeded")
+    repo.checkout("feature")
+    repo.git("merge", "-q", "main")
+    repo.replace("app/models/order.py", "    total: Mapped[int] = mapped_column()\n",
+                 "    total: Mapped[int] = mapped_column()\n"
+                 "    status: Mapped[str] = mapped_column(String(20), server_default=\"open\")\n")
+    repo.revision("0004", "0003", 'op.add_column("orders", sa.Column("status", sa.String(20), server_default="open",'
+                  ' nullable=False))', 'op.drop_column("orders", "status")', doc="order status")
+
+
 def skipped_checks(repo: Repo) -> None:
     # An upgrade that fails: nothing after it can run, and the checks say why they did not.
     repo.replace("app/models/user.py", *AGE_MODEL)
@@ -188,7 +235,7 @@ of the conventions. This file is `tests/golden/dropped-table.md`, written by
 """
 
 SCENARIOS = {"pass": passing, "one-failure": one_failure, "many-failures": many_failures,
-             "dropped-table": dropped_table, "skipped-checks": skipped_checks, "monorepo": monorepo}
+             "dropped-table": dropped_table, "seeds": seeds, "skipped-checks": skipped_checks, "monorepo": monorepo}
 
 
 def run_scenario(name: str, workdir: Path) -> dict:

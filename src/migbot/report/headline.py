@@ -4,7 +4,8 @@ comment and the terminal both open with these lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from migbot.report.model import CheckResult, Finding, ProjectReport
 
@@ -13,7 +14,7 @@ MAX_WARNINGS = 3
 MAX_TEXT = 240
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cause:
     status: str  # "fail" or "warn"
     check: str
@@ -22,13 +23,28 @@ class Cause:
     line: int | None
     text: str  # the finding that matters, with its most telling detail
     more: int  # the check's other findings
+    subject: str | None = None  # the object its detail names first, e.g. `public.orders.metadata`
+    also: list[str] = field(default_factory=list)  # later checks that failed over the same object
 
 
 def causes(project: ProjectReport) -> tuple[list[Cause], list[Cause]]:
-    """(failures, warnings), in the order of the checks."""
-    failed = [_cause(c) for c in project.checks if c.status == "fail"]
-    warned = [_cause(c) for c in project.checks if c.status == "warn"]
+    """(failures, warnings), in the order of the checks. A check that fails over the same object
+    as an earlier one (a downgrade that drops a column also fails the second upgrade and the
+    round trip) joins its line instead of repeating it."""
+    failed = _folded([_cause(c) for c in project.checks if c.status == "fail"])
+    warned = _folded([_cause(c) for c in project.checks if c.status == "warn"])
     return failed, warned
+
+
+def _folded(found: list[Cause]) -> list[Cause]:
+    kept: list[Cause] = []
+    for cause in found:
+        host = next((c for c in kept if cause.subject and c.subject == cause.subject), None)
+        if host is None:
+            kept.append(cause)
+        else:
+            host.also.append(cause.check)
+    return kept
 
 
 def shown(found: list[Cause], limit: int) -> tuple[list[Cause], int]:
@@ -43,15 +59,24 @@ def _cause(check: CheckResult) -> Cause:
     if not findings:
         return Cause(check.status, check.id, None, None, None, check.summary or check.title, 0)
     first = findings[0]
+    detail = _listed(first)
+    subject = re.search(r"`([^`]+)`", detail[0]) if detail else None
     return Cause(check.status, check.id, first.revision, first.file, first.line, _text(first),
-                 len(findings) - 1)
+                 len(findings) - 1, subject.group(1) if subject else None)
+
+
+def _listed(finding: Finding) -> list[str]:
+    return [d for d in finding.details if "\n" not in d and not d.startswith("... and ")]
 
 
 def _text(finding: Finding) -> str:
     text = finding.message.strip().splitlines()[0] if finding.message.strip() else ""
     if finding.revision and text.startswith(f"{finding.revision}: "):
         text = text[len(finding.revision) + 2:]  # the revision has a place of its own
-    listed = [d for d in finding.details if "\n" not in d and not d.startswith("... and ")]
+    listed = _listed(finding)
     if listed:
         text = f"{text}: {listed[0]}"
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+    if len(text) <= MAX_TEXT:
+        return text
+    cut = text.rfind(". ", 0, MAX_TEXT)  # end on a whole sentence where there is one
+    return text[:cut + 1] + " …" if cut > MAX_TEXT // 4 else text[:MAX_TEXT - 1] + "…"

@@ -156,6 +156,13 @@ inline_text = _inline  # for the Action's own messages around the report
 fenced = _block
 
 
+def also(cause) -> str:
+    """"; the same makes `reupgrade`, `roundtrip` fail": checks folded into a cause's line."""
+    if not cause.also:
+        return ""
+    return f"; the same makes {', '.join(_code(c) for c in cause.also)} {'fail' if cause.status == 'fail' else 'warn'}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -180,7 +187,7 @@ def _environment(clean: Callable[[str], str]) -> Environment:
         ("text", _text), ("cell", _cell), ("code", _code), ("cellcode", _cell_code), ("inline", _inline),
         ("cellinline", _cell_inline), ("block", _block), ("sqlblock", _sql_block))})
     env.filters["plural"] = plural
-    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql, causes=causes,
+    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql, causes=causes, also=also,
                        max_failures=MAX_FAILURES, max_warnings=MAX_WARNINGS)
     env.tests["multiline"] = lambda text: "\n" in str(text)
     return env
@@ -194,13 +201,11 @@ def render_markdown(report: Report, *, file_url: str | None = None, marker: str 
     can change a secret's characters, so a later pass over the text would miss it)."""
     clean = clean or (lambda text: text)
 
-    def location(path: str | None, line: int | None = None, short: bool = False) -> str:
-        """The file (and line) as a code span, linked when file_url is set; `short`: its name only."""
+    def location(path: str | None, line: int | None = None) -> str:
         if not path:
             return ""
         path = clean(path)
-        name = path.rsplit("/", 1)[-1] if short else path
-        label = _code(f"{name}:{line}" if line else name)
+        label = _code(f"{path}:{line}" if line else path)
         if file_url:
             # Percent-encoded, so that no ")" or space in the path ends the link's destination.
             return f"[{label}]({file_url.format(path=quote(path, safe='/'), line=int(line or 1))})"

@@ -112,12 +112,16 @@ def render_terminal(report: Report, console: Console) -> None:
 def _headline(console: Console, project: ProjectReport) -> None:
     """The verdict and its causes first, one line each: what a developer must act on."""
     failures, warnings = causes(project)
-    if failures:
-        head = f"[bold red]{len(failures)} check{'' if len(failures) == 1 else 's'} failed[/]"
+    statuses = [c.status for c in project.checks]
+    failed, warned, skipped = statuses.count("fail"), statuses.count("warn"), statuses.count("skip")
+    if failed:
+        head = f"[bold red]FAIL: {failed} check{'' if failed == 1 else 's'} failed[/]"
     else:
-        head = "[bold green]All checks passed[/]"
-    if warnings:
-        head += f"{', ' if failures else ' with '}{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
+        head = "[bold green]PASS: all checks passed[/]"
+    if warned:
+        head += f"{', ' if failed else ' with '}{warned} warning{'' if warned == 1 else 's'}"
+    if skipped:
+        head += f", {skipped} skipped"
     console.print(head)
     shown_failures, more_failures = shown(failures, MAX_FAILURES)
     shown_warnings, more_warnings = shown(warnings, MAX_WARNINGS)
@@ -126,6 +130,8 @@ def _headline(console: Console, project: ProjectReport) -> None:
         if cause.file:
             where += f" ({cause.file}{':' + str(cause.line) if cause.line else ''})"
         more = f" (and {cause.more} more)" if cause.more else ""
+        if cause.also:
+            more += f"; the same makes {', '.join(cause.also)} {'fail' if cause.status == 'fail' else 'warn'}"
         console.print(f"  {_mark(cause.status)} {cause.check}{escape(where)} · {escape(cause.text)}{more}")
     if more_failures + more_warnings:
         console.print(f"  and {more_failures + more_warnings} more under Checks below")
