@@ -43,7 +43,7 @@ def test_idempotent_seed_passes(repo: Repo) -> None:
     assert result.exit_code == 0, result.failed()
     assert result.status("seeds-run") == "pass"
     assert result.status("seeds-idempotent") == "pass"
-    assert "a second run changed none of 2 tables (2 rows)" == result.check("seeds-idempotent")["summary"]
+    assert "a second run changed nothing in 2 tables (2 rows)" == result.check("seeds-idempotent")["summary"]
     assert result.project["summary"]["seed_data"][:3] == [
         "Seeds ran at head: `dev` (pass)",
         "Rows after seeding: `public.users` 2",

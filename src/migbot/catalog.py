@@ -231,7 +231,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "that the branch introduces. Drift already present at base is reported but does not fail.",
         why="A model change without a migration means the code expects a column or table production does "
         "not have.",
-        fix="Run `alembic revision --autogenerate` and review the result, or revert the model change.",
+        fix="Make the models and the migrations agree. Where the branch changed a model, add the migration for "
+        "it (`alembic revision --autogenerate`, then review what it wrote); where a migration changed the "
+        "database, change the models to match it.",
     ),
     CheckSpec(
         id="seeds-run",

@@ -59,7 +59,7 @@ def seeds_idempotent(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> C
     findings = [Finding(message=change.text) for change in data.second_run_changes or []]
     tables = len(data.rows)
     return verdict("seeds-idempotent", config, findings,
-                   passed=f"a second run changed none of {_plural(tables, 'table')} "
+                   passed=f"a second run changed nothing in {_plural(tables, 'table')} "
                    f"({sum(data.rows.values())} rows)",
                    failed=f"a second run of the seeds changed {_plural(len(findings), 'table')}")
 
