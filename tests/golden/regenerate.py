@@ -254,13 +254,24 @@ def run_scenario(name: str, workdir: Path) -> dict:
     return reports[0]
 
 
+def _without_timings(value):
+    """The report with every duration at 0 and a fixed start: what changes from run to run is
+    not what a reviewer of a golden file's diff needs to read."""
+    if isinstance(value, dict):
+        return {k: (0.0 if k == "seconds" else "2026-11-30T12:00:00Z" if k == "started_at" else _without_timings(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
 def main(names: list[str]) -> None:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise SystemExit(f"no such scenario: {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
     with tempfile.TemporaryDirectory(prefix="migbot-golden-") as workdir:
         for name in names or SCENARIOS:
-            report = run_scenario(name, Path(workdir))
+            report = _without_timings(run_scenario(name, Path(workdir)))
             markdown, terminal = render_both(report)
             (HERE / f"{name}.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
             (HERE / f"{name}.md").write_text(markdown)
