@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
 
 import psycopg
 import pytest
 
-from conftest import Repo, run_migbot
+from conftest import Repo, leftovers, run_migbot
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -62,3 +68,34 @@ def test_every_config_error_is_reported_at_once_unknown_check_ids_too(repo: Repo
                  "  - checks: unknown check id 'not-a-check'"):
         assert line in result.stderr, result.stderr
     assert "starting a throwaway PostgreSQL" not in result.stderr  # found before any work
+
+
+def test_control_characters_from_a_revision_file_reach_neither_the_terminal_nor_the_comment(repo: Repo, tmp_path) -> None:
+    # An ANSI escape that would clear the reviewer's screen, and a bell, in the project's own error.
+    repo.revision("0003", "0002", 'raise RuntimeError("boom \\x1b[2J\\x1b[31mred\\x07")', "pass")
+    repo.commit()
+    result = repo.verify()
+    assert result.report is not None, result.stderr
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(result.report))
+    for fmt in ("terminal", "markdown"):
+        rendered = run_migbot("render", str(saved), "--format", fmt, json_report=False)
+        assert rendered.exit_code == result.exit_code == 1, rendered.stderr
+        assert "\x1b" not in rendered.stdout and "\x07" not in rendered.stdout, fmt
+        assert "boom ?[2J?[31mred?" in rendered.stdout.replace("\\", ""), fmt
+
+
+# Past the interpreter's own start (a Ctrl-C there is Python's to answer), in migbot's imports and set-up.
+@pytest.mark.parametrize("delay", [0.4, 0.8])
+def test_ctrl_c_while_migbot_starts_prints_a_line_not_a_traceback(repo: Repo, tmp_path, delay: float) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "MIGBOT_PG_TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, "-m", "migbot", "verify", "--repo", str(repo.path), "--base", "main"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    assert proc.returncode in (130, -signal.SIGINT), stderr
+    assert not leftovers(scratch)

@@ -1,3 +1,3 @@
-from migbot.cli import main
+from migbot.entry import run
 
-raise SystemExit(main())
+run()

@@ -27,7 +27,7 @@ from migbot.errors import (
     UsageError,
 )
 from migbot.provision.conninfo import ServerInfo
-from migbot.redact import Redactor
+from migbot.redact import Redactor, printable
 from migbot.report.markdown import render_markdown
 from migbot.report.model import SCHEMA_VERSION, Report
 from migbot.report.terminal import TerminalProgress, console_for, render_terminal
@@ -106,7 +106,11 @@ def _positive(value: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("migbot: interrupted while starting; nothing was started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.command is None:
         _parser().print_help()
         return EXIT_USAGE
@@ -272,9 +276,9 @@ def _redactor(url: str | None) -> Redactor:
 
 def _print_error(exc: MigbotError, redact: Redactor) -> None:
     kind = "error" if exc.exit_code == EXIT_USAGE else "could not run"
-    print(f"migbot: {kind}: {redact(exc.message)}", file=sys.stderr)
+    print(f"migbot: {kind}: {printable(redact(exc.message))}", file=sys.stderr)
     if exc.hint:
-        print(redact(exc.hint), file=sys.stderr)
+        print(printable(redact(exc.hint)), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 
 REDACTED = "********"
 
+# Control characters a file or an error may carry (an ANSI escape, a backspace, a bell, C1
+# codes from a file decoded as Latin-1): they would act on the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but newline and tab replaced by "?"."""
+    return _CONTROL.sub("?", text)
+
+
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")
 _DATABASE = re.compile(r"\bmigbot_[0-9a-f]{8}_(\w+)")
 

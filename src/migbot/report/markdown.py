@@ -32,6 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from migbot.catalog import BY_ID
 from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes
 from migbot.report.model import Report
+from migbot.redact import printable
 
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "warning": "⚠️", "skip": "⏭️", "off": "➖", "skipped": "⏭️",
          "not applicable": "➖", "not configured": "➖"}
@@ -181,7 +182,7 @@ def _environment(clean: Callable[[str], str]) -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
 
     def cleaned(escape):
-        return lambda value: escape(clean(str(value)))
+        return lambda value: escape(printable(clean(str(value))))
 
     env.filters.update({name: cleaned(escape) for name, escape in (
         ("text", _text), ("cell", _cell), ("code", _code), ("cellcode", _cell_code), ("inline", _inline),
@@ -204,7 +205,7 @@ def render_markdown(report: Report, *, file_url: str | None = None, marker: str 
     def location(path: str | None, line: int | None = None) -> str:
         if not path:
             return ""
-        path = clean(path)
+        path = printable(clean(path))
         label = _code(f"{path}:{line}" if line else path)
         if file_url:
             # Percent-encoded, so that no ")" or space in the path ends the link's destination.

@@ -11,17 +11,23 @@ import time
 from typing import IO
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.status import Status
 
 from migbot.catalog import BY_ID
 from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes, shown
 from migbot.report.model import ProjectReport, Report
 from migbot.progress import Progress
+from migbot.redact import printable
 
 STYLES = {"pass": ("✔", "green"), "fail": ("✘", "bold red"), "warn": ("!", "yellow"), "warning": ("!", "yellow"),
           "skip": ("-", "dim"),
           "off": ("·", "dim"), "skipped": ("-", "dim"), "not applicable": ("·", "dim"), "not configured": ("·", "dim")}
+
+
+def escape(text: str) -> str:
+    """Project text for rich: its markup escaped and its control characters made visible."""
+    return _markup_escape(printable(text))
 
 
 def console_for(stream: IO[str]) -> Console:
@@ -175,7 +181,7 @@ class TerminalProgress(Progress):
             else:
                 self._status.update(escape(text))
         else:
-            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {text}\n")
+            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {printable(text)}\n")
             self.stream.flush()
 
     def result(self, text: str, status: str, seconds: float | None = None) -> None:
@@ -185,7 +191,7 @@ class TerminalProgress(Progress):
         if self.console.is_terminal:
             self.console.print(f"{_mark(status)} {escape(text)}{took}")
         else:
-            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {text}{took}\n")
+            self.stream.write(f"[{time.monotonic() - self.started:6.1f}s] {printable(text)}{took}\n")
 
     def close(self) -> None:
         if self._status is not None:
