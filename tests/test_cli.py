@@ -340,6 +340,10 @@ def test_missing_repo_and_unwritable_output_fail_fast(repo: Repo, tmp_path) -> N
                             str(tmp_path / "no" / "dir" / "r.md"), json_report=False)
     assert unwritable.exit_code == 2 and "is not a directory" in unwritable.stderr
     assert "PostgreSQL" not in unwritable.stderr  # refused before any work: no server was started
+    a_directory = run_migbot("verify", "--repo", str(repo.path), "--base", "main", "--output", str(tmp_path),
+                             json_report=False)
+    assert a_directory.exit_code == 2 and f"{tmp_path} is a directory" in a_directory.stderr
+    assert "PostgreSQL" not in a_directory.stderr
 
 
 def test_broken_pipe_keeps_the_exit_code(repo: Repo) -> None:

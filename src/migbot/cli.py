@@ -231,6 +231,9 @@ def _format(chosen: str | None, output: Path | None) -> str:
 def _check_writable(output: Path | None, what: str = "the report") -> None:
     if output is None:
         return
+    if output.is_dir():
+        raise UsageError(f"Cannot write {what} to {output}: {output} is a directory.",
+                         hint="Name a file, e.g. --output report.md.")
     directory = output.parent if str(output.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"Cannot write {what} to {output}: {directory} is not a directory.")
