@@ -13,7 +13,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import Repo, leftovers, run_migbot
+from conftest import Repo, leftovers, make_repo, run_migbot
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -99,3 +99,19 @@ def test_ctrl_c_while_migbot_starts_prints_a_line_not_a_traceback(repo: Repo, tm
     assert "Traceback" not in stderr, stderr
     assert proc.returncode in (130, -signal.SIGINT), stderr
     assert not leftovers(scratch)
+
+
+def test_a_plain_alembic_command_in_bootstrap_finds_an_ini_of_another_name(tmp_path) -> None:
+    repo = make_repo(tmp_path / "service")
+    repo.git("mv", "alembic.ini", "alembic.ini.example")
+    repo.write("pyproject.toml", '[tool.migbot]\nalembic-ini = "alembic.ini.example"\n'
+               'bootstrap = "alembic upgrade heads && test -n \\"$DATABASE_URL\\""\n')
+    repo.commit("main: the ini has another name, and a bootstrap command")
+    repo.branch("feature")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit()
+    result = repo.verify()
+    assert result.status("base-builds") == "pass", result.check("base-builds")
+    assert result.exit_code == 0, result.failed()

@@ -18,6 +18,8 @@ def run_shell(command, ini_path, url, set_url, cwd=None):
         _point_ini_at(ini_path, url)
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    # A plain `alembic ...` finds the project's ini, whatever its name (alembic.ini.example).
+    env["ALEMBIC_CONFIG"] = os.path.abspath(ini_path)
     proc = subprocess.run(command, shell=True, cwd=cwd or os.getcwd(), env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = proc.stdout.decode("utf-8", "replace")
