@@ -115,3 +115,16 @@ def test_a_plain_alembic_command_in_bootstrap_finds_an_ini_of_another_name(tmp_p
     result = repo.verify()
     assert result.status("base-builds") == "pass", result.check("base-builds")
     assert result.exit_code == 0, result.failed()
+
+
+def test_a_seed_that_hangs_is_the_one_blamed(repo: Repo) -> None:
+    # users.py runs first and is fine; the set's second module never returns.
+    repo.write("app/seeds/dev/zz_waits.py", "import time\n\n\ndef run(session) -> None:\n    time.sleep(600)\n")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit()
+    result = repo.verify("--timeout", "3")
+    assert result.status("seeds-run") == "fail"
+    [finding] = result.check("seeds-run")["findings"]
+    assert finding["file"] == "app/seeds/dev/zz_waits.py", finding

@@ -23,7 +23,7 @@ import threading
 import psycopg
 
 from migbot.errors import InfraError, first_line
-from migbot.evidence import DataEvidence, RoundTrip, SeedRun, Trip
+from migbot.evidence import DataEvidence, RoundTrip, SeedRun, StepOutcome, Trip
 from migbot.progress import Progress
 from migbot.provision.databases import Databases
 from migbot.provision.synthetic import fill_empty_tables
@@ -49,7 +49,7 @@ class BaseData:
             databases.swap(base.db.name, self.name)  # the base worker now reaches the copy
             try:
                 for plan in seeds:
-                    outcome = base.seed(plan.modules, plan.command)
+                    outcome = run_seed_set(base, plan)
                     data.base_runs.append(SeedRun(plan, outcome))
                     if not outcome.ok:
                         break  # later sets may depend on it; synthetic rows fill in
@@ -91,7 +91,7 @@ def seeds_at_head(head: TreeExecutor, databases: Databases, data: DataEvidence, 
         return
     for plan in sets:
         progress.step(f"{prefix}seeds: {plan.name}")
-        outcome = head.seed(plan.modules, plan.command)
+        outcome = run_seed_set(head, plan)
         data.first_run.append(SeedRun(plan, outcome))
         if not outcome.ok:
             return
@@ -102,7 +102,7 @@ def seeds_at_head(head: TreeExecutor, databases: Databases, data: DataEvidence, 
     seeded = databases.create(role, template=head.db.name)  # the first run's result, kept
     for plan in sets:
         progress.step(f"{prefix}seeds: {plan.name} again")
-        outcome = head.seed(plan.modules, plan.command)
+        outcome = run_seed_set(head, plan)
         data.second_run.append(SeedRun(plan, outcome))
         if not outcome.ok:
             break
@@ -110,6 +110,24 @@ def seeds_at_head(head: TreeExecutor, databases: Databases, data: DataEvidence, 
         data.second_run_changes = changed_tables(databases, seeded, head.db.name, before, settings.ignore_columns,
                                                  version_table)
     databases.drop(seeded)
+
+
+def run_seed_set(executor: TreeExecutor, plan) -> StepOutcome:
+    """A seed set, one module per worker command, so that a module that fails or hangs is the
+    one named (a hang leaves no traceback to tell)."""
+    if plan.command or len(plan.modules) != len(plan.files) or len(plan.modules) < 2:
+        return executor.seed(plan.modules, plan.command)
+    seconds, modules = 0.0, []
+    for module, path in zip(plan.modules, plan.files):
+        outcome = executor.seed([module], None)
+        seconds += outcome.seconds
+        if not outcome.ok:
+            if outcome.error is not None and outcome.error.file is None:
+                outcome.error.file = path
+            outcome.seconds = seconds
+            return outcome
+        modules += (outcome.result or {}).get("modules", []) if isinstance(outcome.result, dict) else []
+    return StepOutcome(ok=True, seconds=seconds, result={"modules": modules})
 
 
 def migrations_over_data(head: TreeExecutor, data: DataEvidence, *, data_db: str, revisions: list[str],
