@@ -128,3 +128,18 @@ def test_a_seed_that_hangs_is_the_one_blamed(repo: Repo) -> None:
     assert result.status("seeds-run") == "fail"
     [finding] = result.check("seeds-run")["findings"]
     assert finding["file"] == "app/seeds/dev/zz_waits.py", finding
+
+
+def test_a_single_branch_clone_says_what_it_found_and_why_it_used_none(repo: Repo, tmp_path) -> None:
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.commit()
+    origin, clone = tmp_path / "origin.git", tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", "--single-branch", "--branch", "feature", "--depth", "1",
+                    f"file://{origin}", str(clone)], check=True)
+    result = run_migbot("verify", "--repo", str(clone), json_report=False)
+    assert result.exit_code == 2
+    assert "origin/HEAD points at origin/feature, the branch checked out" in result.stderr
+    assert "no origin/main, origin/master, main, master" in result.stderr
+    assert "git fetch --depth=50 origin main" in result.stderr

@@ -127,25 +127,30 @@ class GitRepo:
         branch that is checked out (a clone made from a feature branch has origin/HEAD
         pointing at that branch)."""
         current = self.describe_ref("HEAD")
-        candidates = []
+        candidates, passed_over = [], []
         try:
             remote_head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").removeprefix("refs/remotes/")
             if remote_head != f"origin/{current}":
                 candidates.append(remote_head)
+            else:
+                passed_over.append(f"origin/HEAD points at {remote_head}, the branch checked out")
         except UsageError:
             pass
-        candidates += ["origin/main", "origin/master", "main", "master"]
-        for candidate in candidates:
+        missing = []
+        for candidate in candidates + ["origin/main", "origin/master", "main", "master"]:
             if candidate == current:  # on main, origin/main is the base (unpushed commits)
+                passed_over.append(f"{candidate} is the branch checked out")
                 continue
             try:
                 self._git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
                 return candidate
             except UsageError:
-                continue
+                missing.append(candidate)
+        found = "; ".join(passed_over + [f"no {', '.join(missing)}"] if missing else passed_over)
         raise UsageError(
-            "Could not work out the default branch (no origin/HEAD, main or master).",
-            hint="Pass --base REF, for example --base origin/develop.",
+            f"Could not work out the base branch: {found}.",
+            hint="Pass --base REF, for example --base origin/main. A shallow clone of one branch holds no other: "
+                 "fetch the base first (git fetch --depth=50 origin main:refs/remotes/origin/main).",
         )
 
     # --- content ----------------------------------------------------------------
