@@ -24,6 +24,12 @@ def test_dash_q_is_quiet(repo: Repo) -> None:
     repo.commit()
     loud = repo.verify()
     assert "starting a throwaway PostgreSQL" in loud.stderr
+    # The report says which interpreter ran the project's code, with its SQLAlchemy and Alembic.
+    import alembic
+    import sqlalchemy
+    ran_by = loud.check("env-loads")["summary"]
+    assert f"(Python {sys.version.split()[0]}, SQLAlchemy {sqlalchemy.__version__}, Alembic {alembic.__version__})" \
+        in ran_by, ran_by
     quiet = repo.verify("-q")
     assert quiet.exit_code == loud.exit_code
     assert quiet.stderr == ""

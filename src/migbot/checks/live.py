@@ -26,9 +26,12 @@ def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
     info = load.result
     models = "" if info.get("has_metadata") else "; env.py sets no target_metadata, so model drift cannot be checked"
     count = len(ev.alembic.revisions) if ev.alembic else 0
+    who = ev.interpreter
+    ran_by = (f"; with {who.python} (Python {who.version}, SQLAlchemy {who.sqlalchemy}, Alembic {who.alembic})"
+              if who.python and who.version else "")
     return verdict("env-loads", config, [],
                    passed=f"Alembic loaded {count} revision{'' if count == 1 else 's'}; {len(ev.imported_files)} "
-                   f"project modules imported{models}")
+                   f"project modules imported{models}{ran_by}")
 
 
 def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckResult:

@@ -102,7 +102,8 @@ class ProjectRun:
         progress.step(f"{self.prefix}loading env.py and models at head")
         ev.head_load = head.collect_load(early)
         facts = head.worker.facts
-        ev.interpreter = Interpreter(python=head.worker.python, version=facts.get("python", ""),
+        ev.interpreter = Interpreter(python=_shown_path(head.worker.python, ctx.repo.root),
+                                     version=facts.get("python", ""),
                                      alembic=facts.get("alembic", ""), sqlalchemy=facts.get("sqlalchemy", ""))
         self._timed("head: load env.py and models", head_started)
         if not ev.head_load.ok:
@@ -367,3 +368,11 @@ class ProjectRun:
                              roundtrip=ev.roundtrip,
                              kept_tables=kept, settings=self.plan.settings.seeds,
                              version_table=self.version_table.name, progress=self.ctx.progress, prefix=self.prefix)
+
+
+def _shown_path(python: str, root: Path) -> str:
+    """The interpreter as a user finds it: relative to the repository when it lives there (.venv)."""
+    try:
+        return Path(python).relative_to(root).as_posix()
+    except ValueError:
+        return python
