@@ -149,3 +149,18 @@ def test_a_single_branch_clone_says_what_it_found_and_why_it_used_none(repo: Rep
     assert "origin/HEAD points at origin/feature, the branch checked out" in result.stderr
     assert "no origin/main, origin/master, main, master" in result.stderr
     assert "git fetch --depth=50 origin main" in result.stderr
+
+
+def test_env_py_that_reaches_another_server_is_told_which_one_and_what_to_map(tmp_path) -> None:
+    repo = make_repo(tmp_path / "service")
+    # The project's settings send env.py to the machine's own PostgreSQL, as a role it does not have.
+    repo.write("pyproject.toml", '[tool.migbot]\nenv = { DATABASE_URL = '
+               '"postgresql+psycopg://migbot_test_nobody@127.0.0.1:5432/postgres" }\n')
+    repo.commit("main: settings that point elsewhere")
+    repo.branch("feature")
+    repo.write("README.md", "a change\n")
+    repo.commit()
+    result = repo.verify()
+    assert result.exit_code == 1
+    hints = [f.get("hint") or "" for c in result.project["checks"] for f in c["findings"]]
+    assert any("env.py connected to 127.0.0.1:5432, not to migbot's server (127.0.0.1:" in h for h in hints), hints

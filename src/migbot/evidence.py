@@ -242,6 +242,7 @@ class Interpreter:
 class Evidence:
     base_has_alembic: bool = True
     interpreter: Interpreter = field(default_factory=Interpreter)
+    server: str = ""  # host:port of the PostgreSQL migbot gave the project's code
     base_load: StepOutcome | None = None
     base_map: AlembicMap | None = None
     base_bootstrap: StepOutcome | None = None

@@ -3,6 +3,8 @@ and the advice that fits a failure to load."""
 
 from __future__ import annotations
 
+import re
+
 from migbot.evidence import Evidence, StepOutcome
 from migbot.plan.changes import ProjectPlan
 from migbot.report.model import Finding
@@ -45,7 +47,30 @@ def error_finding(what: str, outcome: StepOutcome, revision: str | None = None, 
                    line=err.line if err.file else None, details=details, hint=hint)
 
 
-def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
+# libpq's words for where a connection went (psycopg and psycopg2 both use libpq).
+_REACHED = re.compile(r'connection to server (?:at "(?P<host>[^"]+)"(?: \((?P<ip>[^)]+)\))?, port (?P<port>\d+)'
+                      r'|on socket "(?P<socket>[^"]+)")')
+
+
+def other_server_hint(message: str, server: str) -> str | None:
+    """When env.py's connection went to a server that is not migbot's: which one, and what to map."""
+    reached = _REACHED.search(message)
+    if reached is None or not server:
+        return None
+    if reached.group("socket"):
+        where = f"the socket {reached.group('socket')}"
+    else:
+        where = f"{reached.group('host')}:{reached.group('port')}"
+        host, port = server.rsplit(":", 1)
+        if reached.group("port") == port and {reached.group("host"), reached.group("ip")} & {host, "localhost"}:
+            return None
+    return (f"env.py connected to {where}, not to migbot's server ({server}): the project's settings build the "
+            "database URL from variables migbot does not set. Map them with `env` in [tool.migbot], e.g. "
+            "env = { POSTGRES_SERVER = \"{host}\", POSTGRES_PORT = \"{port}\" }, or build the URL from "
+            "DATABASE_URL or alembic.ini's sqlalchemy.url, which migbot sets (docs/config.md, Default environment).")
+
+
+def load_hint(outcome: StepOutcome, interpreter: str, server: str = "") -> str | None:
     """Advice for a failure to load env.py and the models, by what the error says."""
     err = outcome.error
     if err is None or err.kind in ("wrong-database", "crash"):
@@ -74,7 +99,8 @@ def load_hint(outcome: StepOutcome, interpreter: str) -> str | None:
     if "is not present" in err.message or err.type in ("KeyError", "RevisionError", "ResolutionError"):
         return "A down_revision points at a revision that does not exist (see down-revisions-exist)."
     if err.type == "OperationalError":
-        return "env.py could not talk to the database: it should build its URL from sqlalchemy.url or DATABASE_URL."
+        return other_server_hint(err.message, server) or \
+            "env.py could not talk to the database: it should build its URL from sqlalchemy.url or DATABASE_URL."
     return None
 
 

@@ -21,7 +21,7 @@ def env_loads(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckRes
         return verdict("env-loads", config, [], skipped=ev.live_skipped or "not run")
     if not load.ok:
         finding = error_finding("loading env.py at head", load)
-        finding.hint = load_hint(load, ev.interpreter.python)
+        finding.hint = load_hint(load, ev.interpreter.python, ev.server)
         return verdict("env-loads", config, [finding])
     info = load.result
     models = "" if info.get("has_metadata") else "; env.py sets no target_metadata, so model drift cannot be checked"
@@ -47,7 +47,7 @@ def base_builds(plan: ProjectPlan, ev: Evidence, config: MigbotConfig) -> CheckR
         if outcome is not None and not outcome.ok:
             finding = error_finding(what, outcome)
             if outcome is ev.base_load:
-                finding.hint = load_hint(outcome, ev.interpreter.python)
+                finding.hint = load_hint(outcome, ev.interpreter.python, ev.server)
             return verdict("base-builds", config, [finding])
     if ev.base_snapshot is None:
         return verdict("base-builds", config, [], skipped=ev.live_skipped or "not run")

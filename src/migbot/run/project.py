@@ -94,6 +94,7 @@ class ProjectRun:
         started = time.monotonic()
         head_tree = ctx.tree(plan.head.commit)
         base_db, head_db = self._database("base"), self._database("head")
+        ev.server = f"{ctx.databases.server.host}:{ctx.databases.server.port}"
         self._timed("create databases", started)
         head = self._executor("head", head_tree, head_db, plan.project)
         head_started = time.monotonic()
