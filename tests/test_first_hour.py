@@ -164,3 +164,40 @@ def test_env_py_that_reaches_another_server_is_told_which_one_and_what_to_map(tm
     assert result.exit_code == 1
     hints = [f.get("hint") or "" for c in result.project["checks"] for f in c["findings"]]
     assert any("env.py connected to 127.0.0.1:5432, not to migbot's server (127.0.0.1:" in h for h in hints), hints
+
+
+SETTINGS_FROM_PARTS = '''"""Settings that build the URL from parts, as the FastAPI template does."""
+
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    POSTGRES_SERVER: str = "localhost"
+    POSTGRES_PORT: int = 5432
+    POSTGRES_USER: str = "app"
+    POSTGRES_PASSWORD: str = ""
+    POSTGRES_DB: str = "app"
+
+    @property
+    def DATABASE_URL(self) -> str:
+        return (f"postgresql+psycopg://{self.POSTGRES_USER}:{self.POSTGRES_PASSWORD}@{self.POSTGRES_SERVER}:"
+                f"{self.POSTGRES_PORT}/{self.POSTGRES_DB}")
+
+
+settings = Settings()
+'''
+
+
+def test_a_unix_socket_database_url_gives_projects_that_build_their_url_a_tcp_host(tmp_path) -> None:
+    repo = make_repo(tmp_path / "service")
+    repo.write("app/core/config.py", SETTINGS_FROM_PARTS)
+    repo.commit("main: settings from parts")
+    repo.branch("feature")
+    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
+                  'op.drop_column("users", "points")')
+    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    repo.commit()
+    result = repo.verify("--database-url", "postgresql://postgres@/postgres?host=/var/run/postgresql")
+    assert result.exit_code == 0, result.failed()
+    assert any("through the socket in /var/run/postgresql" in note and "name 127.0.0.1" in note
+               for note in result.report["notes"]), result.report["notes"]

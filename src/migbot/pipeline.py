@@ -31,7 +31,7 @@ from migbot.evidence import Evidence
 from migbot.plan.changes import ProjectPlan, Refs, build_plans, project_inis
 from migbot.plan.monorepo import keep_project, select_project
 from migbot.progress import Progress
-from migbot.provision.conninfo import ServerInfo
+from migbot.provision.conninfo import ServerInfo, tcp_twin
 from migbot.provision.leftovers import LEFTOVER_AGE, sweep
 from migbot.provision.server import launch_server
 from migbot.provision.tempdirs import claim_temp_dir, remove_temp_dir, sweep_stale
@@ -156,6 +156,17 @@ def _provision(ctx: RunContext, server, options: VerifyOptions, progress: Progre
         ctx.attach_server(server.info, bindir=server.bindir, superuser=superuser)
         return f"throwaway PostgreSQL {server.version} started by migbot"
     info = ServerInfo.from_url(options.database_url)
+    if info.host.startswith("/"):
+        twin = tcp_twin(info)
+        where = f"--database-url reaches PostgreSQL through the socket in {info.host}"
+        if twin is not None:
+            info = twin
+            notes.append(f"{where}: the host variables given to the project (POSTGRES_SERVER, PGHOST, {{host}}) "
+                         f"name 127.0.0.1, where the same server listens on port {info.port}.")
+        else:
+            notes.append(f"{where}, and it does not listen on 127.0.0.1:{info.port}: the host variables given to "
+                         "the project (POSTGRES_SERVER, PGHOST, {host}) name that directory. A project that builds "
+                         "its URL from a host and a port needs a TCP --database-url.")
     ctx.attach_server(info, superuser=superuser)
     for line in sweep(ctx.databases.admin(), older_than=LEFTOVER_AGE):
         progress.result(line, "warn")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from migbot.errors import UsageError
@@ -17,6 +17,8 @@ class ServerInfo:
     maintenance_db: str
     socket_dir: str | None = None  # set for migbot's own server: its admin path
     query: tuple[tuple[str, str], ...] = ()  # extra URL parameters to keep (sslmode, ...)
+    # For a unix-socket URL: a TCP host where the same server listens, for {host} (see tcp_twin).
+    tcp_host: str | None = None
 
     @property
     def owned(self) -> bool:
@@ -83,7 +85,7 @@ class ServerInfo:
             netloc = f"{auth}@{host}:{self.port}"
         suffix = f"?{urlencode(query)}" if query else ""
         return {
-            "host": self.host,
+            "host": self.tcp_host or self.host,
             "port": str(self.port),
             "user": self.user,
             "password": self.password,
@@ -100,3 +102,20 @@ class ServerInfo:
         forms = {self.password, quote(self.password, safe=""), quote(self.password), self.password.replace("%", "%%"),
                  quote(self.password, safe="").replace("%", "%%")}
         return sorted(forms, key=len, reverse=True)
+
+
+def tcp_twin(info: ServerInfo) -> ServerInfo | None:
+    """For a URL that names a unix socket: the same server over TCP on 127.0.0.1, if it listens
+    there (same port, same start time), so that a project that builds its URL from a host and a
+    port gets a host it can use; None if it does not."""
+    import psycopg
+
+    kwargs = info.admin_kwargs()
+    started = "SELECT pg_postmaster_start_time()::text"
+    try:
+        with psycopg.connect(**kwargs, connect_timeout=5) as by_socket, \
+                psycopg.connect(**{**kwargs, "host": "127.0.0.1"}, connect_timeout=5) as by_tcp:
+            same = by_socket.execute(started).fetchone() == by_tcp.execute(started).fetchone()
+    except psycopg.Error:
+        return None
+    return replace(info, tcp_host="127.0.0.1") if same else None
