@@ -75,3 +75,11 @@ def test_golden_comments_hold_no_temp_path_or_memory_address() -> None:
         text = (GOLDEN / f"{name}.md").read_text()
         for leak in ("/tmp/", "/dev/shm", " at 0x", "migbot-pg-", "migbot-test-"):
             assert leak not in text, (name, leak)
+
+
+def test_a_passing_data_check_names_the_table_with_rows_it_could_not_compare() -> None:
+    report = json.loads((GOLDEN / "dropped-table.json").read_text())
+    [check] = [c for c in report["projects"][0]["checks"] if c["id"] == "downgrade-keeps-data"]
+    assert check["status"] == "pass"
+    assert check["summary"].endswith("; not compared, since the branch drops it: `public.legacy_payments` "
+                                     "(300 rows in the base data)")
