@@ -212,6 +212,16 @@ def make_repo(path: Path, overlay: str | None = None) -> Repo:
     return repo
 
 
+def make_monorepo(path: Path) -> Repo:
+    """Two services, each the fixture service with its own alembic.ini, models and history (0001, 0002)."""
+    for name in ("accounts", "billing"):
+        shutil.copytree(FIXTURES / "service", path / "services" / name, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = Repo(path)
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("two services")
+    return repo
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     """The fixture service at main (revisions 0001, 0002), checked out on a new branch `feature`."""

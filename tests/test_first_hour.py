@@ -18,9 +18,16 @@ from conftest import Repo, leftovers, make_repo, run_migbot
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def test_dash_q_is_quiet(repo: Repo) -> None:
+def add_points(repo: Repo, *, model: bool = True) -> None:
+    """A revision 0003 that adds users.points, reversibly, and (unless `model` is False) its model."""
     repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
                   'op.drop_column("users", "points")')
+    if model:
+        repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+
+
+def test_dash_q_is_quiet(repo: Repo) -> None:
+    add_points(repo, model=False)
     repo.commit()
     loud = repo.verify()
     assert "starting a throwaway PostgreSQL" in loud.stderr
@@ -114,9 +121,7 @@ def test_a_plain_alembic_command_in_bootstrap_finds_an_ini_of_another_name(tmp_p
                'bootstrap = "alembic upgrade heads && test -n \\"$DATABASE_URL\\""\n')
     repo.commit("main: the ini has another name, and a bootstrap command")
     repo.branch("feature")
-    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
-                  'op.drop_column("users", "points")')
-    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    add_points(repo)
     repo.commit()
     result = repo.verify()
     assert result.status("base-builds") == "pass", result.check("base-builds")
@@ -126,9 +131,7 @@ def test_a_plain_alembic_command_in_bootstrap_finds_an_ini_of_another_name(tmp_p
 def test_a_seed_that_hangs_is_the_one_blamed(repo: Repo) -> None:
     # users.py runs first and is fine; the set's second module never returns.
     repo.write("app/seeds/dev/zz_waits.py", "import time\n\n\ndef run(session) -> None:\n    time.sleep(600)\n")
-    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
-                  'op.drop_column("users", "points")')
-    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    add_points(repo)
     repo.commit()
     result = repo.verify("--timeout", "3")
     assert result.status("seeds-run") == "fail"
@@ -137,8 +140,7 @@ def test_a_seed_that_hangs_is_the_one_blamed(repo: Repo) -> None:
 
 
 def test_a_single_branch_clone_says_what_it_found_and_why_it_used_none(repo: Repo, tmp_path) -> None:
-    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
-                  'op.drop_column("users", "points")')
+    add_points(repo, model=False)
     repo.commit()
     origin, clone = tmp_path / "origin.git", tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(origin)], check=True)
@@ -193,9 +195,7 @@ def test_a_unix_socket_database_url_gives_projects_that_build_their_url_a_tcp_ho
     repo.write("app/core/config.py", SETTINGS_FROM_PARTS)
     repo.commit("main: settings from parts")
     repo.branch("feature")
-    repo.revision("0003", "0002", 'op.add_column("users", sa.Column("points", sa.Integer()))',
-                  'op.drop_column("users", "points")')
-    repo.replace("app/models/user.py", "full_name:", "points: Mapped[int | None] = mapped_column()\n    full_name:")
+    add_points(repo)
     repo.commit()
     result = repo.verify("--database-url", "postgresql://postgres@/postgres?host=/var/run/postgresql")
     assert result.exit_code == 0, result.failed()

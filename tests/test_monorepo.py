@@ -6,7 +6,6 @@ Against the fake GitHub, which validates every request against the OpenAPI descr
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from action_harness import (
     upload_artifact,
     zip_of,
 )
-from conftest import FIXTURES, Repo, run_migbot
+from conftest import Repo, make_monorepo, run_migbot
 from fakegithub import FakeGitHub
 
 from migbot.errors import UsageError
@@ -33,16 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BOT = "github-actions[bot]"
 AGE_COLUMN = ('op.add_column("users", sa.Column("age", sa.Integer()))', 'op.drop_column("users", "age")')
 AGE_MODEL = ("full_name:", "age: Mapped[int | None] = mapped_column()\n    full_name:")
-
-
-def make_monorepo(path: Path) -> Repo:
-    """Two services, each the fixture service with its own alembic.ini, models and history (0001, 0002)."""
-    for name in ("accounts", "billing"):
-        shutil.copytree(FIXTURES / "service", path / "services" / name, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = Repo(path)
-    repo.git("init", "-q", "-b", "main")
-    repo.commit("two services")
-    return repo
 
 
 def add_age(repo: Repo, service: str, *, reversible: bool = True) -> None:

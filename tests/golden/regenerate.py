@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from conftest import FIXTURES, Repo, make_repo  # noqa: E402
+from conftest import Repo, make_monorepo, make_repo  # noqa: E402
 from golden_render import render_both  # noqa: E402
 
 # Commits at fixed times, so that their ids, and the comment that names them, do not move.
@@ -203,15 +202,6 @@ def skipped_checks(repo: Repo) -> None:
     repo.replace("app/models/user.py", *AGE_MODEL)
     repo.revision("0003", "0002", ADD_AGE + '\nop.execute("SELECT no_such_function()")', DROP_AGE,
                   doc="add users.age")
-
-
-def make_monorepo(path: Path) -> Repo:
-    for name in ("accounts", "billing"):
-        shutil.copytree(FIXTURES / "service", path / "services" / name, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = Repo(path)
-    repo.git("init", "-q", "-b", "main")
-    repo.commit("two services")
-    return repo
 
 
 def monorepo(repo: Repo) -> None:
