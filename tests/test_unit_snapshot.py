@@ -85,3 +85,15 @@ def test_without_a_dump_the_comparison_says_it_rests_on_the_catalogs() -> None:
     diff = compare(_snapshot(None), _snapshot(DUMP))
     assert diff.empty
     assert diff.unchecked == "pg_dump was not found"
+
+
+def test_an_added_table_lists_its_columns_in_the_tables_own_order() -> None:
+    from migbot.snapshot.compare import compare
+
+    after = Snapshot(objects={
+        "table": {"public.t": {"kind": "table"}},
+        "column": {f"public.t.{c}": {"table": "public.t", "type": "integer"} for c in ("id", "b_col", "a_col")},
+        "column order": {"public.t": {"columns": "id, b_col, a_col"}},
+    })
+    [added] = [c for c in compare(Snapshot(), after).changes if c.kind == "table"]
+    assert added.columns == ["id", "b_col", "a_col"]

@@ -25,6 +25,13 @@ AFTER_SECOND_UPGRADE = {"added": "only after the second upgrade", "removed": "mi
                         "changed": "different after the second upgrade"}
 
 
+def _columns_in_order(snapshot: Snapshot, table: str) -> list[str]:
+    """A table's column names in the table's own order (as `\\d` shows them), else by name."""
+    listed = [c.rsplit(".", 1)[1] for c in snapshot.get("column") if c.rsplit(".", 1)[0] == table]
+    ordered = ((snapshot.get("column order").get(table) or {}).get("columns") or "").split(", ")
+    return ordered if sorted(ordered) == sorted(listed) else listed
+
+
 def compare(before: Snapshot, after: Snapshot) -> SchemaDiff:
     itemised = _itemised(before, after)
     changes = itemised + _column_order(before, after)
@@ -44,8 +51,7 @@ def _itemised(before: Snapshot, after: Snapshot) -> list[ObjectDiff]:
                 changes.append(ObjectDiff(kind=kind, name=name, change="removed", table=old[name].get("table"),
                                           definition=old[name]))
             elif name not in old:
-                columns = [c.rsplit(".", 1)[1] for c in after.get("column") if c.rsplit(".", 1)[0] == name] \
-                    if kind == "table" else []
+                columns = _columns_in_order(after, name) if kind == "table" else []
                 changes.append(ObjectDiff(kind=kind, name=name, change="added", table=new[name].get("table"),
                                           definition=new[name], columns=columns))
             elif old[name] != new[name]:
