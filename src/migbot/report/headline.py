@@ -47,9 +47,12 @@ def _folded(found: list[Cause]) -> list[Cause]:
     return kept
 
 
-def shown(found: list[Cause], limit: int) -> tuple[list[Cause], int]:
-    """The first `limit` causes, and how many more there are."""
-    return found[:limit], max(0, len(found) - limit)
+def top(project: ProjectReport) -> tuple[list[Cause], int]:
+    """The causes the top of a report shows (failures, then warnings, each capped), and how many
+    more the Checks section holds: the one rule for the comment and the terminal."""
+    failures, warnings = causes(project)
+    shown = failures[:MAX_FAILURES] + warnings[:MAX_WARNINGS]
+    return shown, len(failures) + len(warnings) - len(shown)
 
 
 def _cause(check: CheckResult) -> Cause:

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from migbot.catalog import BY_ID
-from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes
+from migbot.report.headline import top
 from migbot.report.model import Report
 from migbot.redact import printable
 
@@ -188,8 +188,7 @@ def _environment(clean: Callable[[str], str]) -> Environment:
         ("text", _text), ("cell", _cell), ("code", _code), ("cellcode", _cell_code), ("inline", _inline),
         ("cellinline", _cell_inline), ("block", _block), ("sqlblock", _sql_block))})
     env.filters["plural"] = plural
-    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql, causes=causes, also=also,
-                       max_failures=MAX_FAILURES, max_warnings=MAX_WARNINGS)
+    env.globals.update(icons=ICONS, catalog=BY_ID, statements_sql=statements_sql, top=top, also=also)
     env.tests["multiline"] = lambda text: "\n" in str(text)
     return env
 

@@ -15,7 +15,7 @@ from rich.markup import escape as _markup_escape
 from rich.status import Status
 
 from migbot.catalog import BY_ID
-from migbot.report.headline import MAX_FAILURES, MAX_WARNINGS, causes, shown
+from migbot.report.headline import top
 from migbot.report.model import ProjectReport, Report
 from migbot.progress import Progress
 from migbot.redact import printable
@@ -117,7 +117,6 @@ def render_terminal(report: Report, console: Console) -> None:
 
 def _headline(console: Console, project: ProjectReport) -> None:
     """The verdict and its causes first, one line each: what a developer must act on."""
-    failures, warnings = causes(project)
     statuses = [c.status for c in project.checks]
     failed, warned, skipped = statuses.count("fail"), statuses.count("warn"), statuses.count("skip")
     if failed:
@@ -129,9 +128,8 @@ def _headline(console: Console, project: ProjectReport) -> None:
     if skipped:
         head += f", {skipped} skipped"
     console.print(head)
-    shown_failures, more_failures = shown(failures, MAX_FAILURES)
-    shown_warnings, more_warnings = shown(warnings, MAX_WARNINGS)
-    for cause in shown_failures + shown_warnings:
+    shown, hidden = top(project)
+    for cause in shown:
         where = f" · {cause.revision}" if cause.revision else ""
         if cause.file:
             where += f" ({cause.file}{':' + str(cause.line) if cause.line else ''})"
@@ -139,8 +137,8 @@ def _headline(console: Console, project: ProjectReport) -> None:
         if cause.also:
             more += f"; the same makes {', '.join(cause.also)} {'fail' if cause.status == 'fail' else 'warn'}"
         console.print(f"  {_mark(cause.status)} {cause.check}{escape(where)} · {escape(cause.text)}{more}")
-    if more_failures + more_warnings:
-        console.print(f"  and {more_failures + more_warnings} more under Checks below")
+    if hidden:
+        console.print(f"  and {hidden} more under Checks below")
     console.print()
 
 
